@@ -1,0 +1,33 @@
+# irp: `make up` starts the stack, `make test` runs every test. Only Python 3.11+ and make needed.
+SHELL := /bin/bash
+PY_BOOT ?= $(shell command -v python3.11 || command -v python3)
+UV ?= $(shell command -v uv 2>/dev/null)
+ifeq ($(UV),)
+UV := $(PY_BOOT) -m uv
+endif
+
+.PHONY: up test lint bench sync uv clean
+
+uv:
+	@$(UV) --version >/dev/null 2>&1 || { echo "uv not found: installing it with pip"; \
+	  $(PY_BOOT) -m pip install --quiet uv || $(PY_BOOT) -m pip install --quiet --user --break-system-packages uv; }
+
+sync: uv
+	$(UV) sync --frozen
+
+up: sync
+	$(UV) run irp up
+
+lint: sync
+	$(UV) run ruff check .
+	$(UV) run ruff format --check .
+	$(UV) run mypy irp models tasks flows deployments
+
+test: lint
+	$(UV) run pytest
+
+bench: sync
+	$(UV) run python -m benchmarks
+
+clean:
+	rm -rf .irp .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,113 @@
+"""Starting incident runs and answering their gates from a shell (the CLI's Prefect side)."""
+
+from __future__ import annotations
+
+import time
+from uuid import UUID
+
+from irp import gates, incidents
+from irp.db import session_scope
+from irp.errors import GateRefused, InvalidInput, IrpError
+from irp.plan import get_plan
+from irp.settings import configure_prefect
+from models.enums import IncidentType, Priority
+
+
+def run_drill(
+    incident_type: str,
+    *,
+    auto_approve: bool,
+    plan_file: str | None,
+    description: str,
+    summary: str | None,
+    reporter: str,
+    faults: dict[str, int] | None = None,
+) -> tuple[str, str]:
+    """Run a drill in this process; return the incident id and the report path."""
+    configure_prefect()
+    from flows.registry import FLOWS, REPORTS
+
+    itype = IncidentType(incident_type)
+    get_plan(plan_file)  # a broken plan fails here with file:line messages, before Prefect starts
+    fields: dict[str, object] = {
+        "summary": summary or f"Drill: {itype.value.replace('_', ' ')}",
+        "reporter": reporter,
+        "description": description,
+    }
+    if itype == IncidentType.insider_threat:
+        fields["account"] = "drill-account"
+    report = REPORTS[itype](**fields)  # type: ignore[arg-type]
+    incident_id = FLOWS[itype](
+        report=report, drill=True, auto_approve=auto_approve, plan_file=plan_file, faults=faults
+    )
+    from irp.settings import get_settings
+
+    return incident_id, str(get_settings().reports_dir / incident_id / "report.md")
+
+
+def answer_gate(
+    incident_id: str, *, decision: str, approver: str, comment: str, priority: str | None
+) -> str:
+    """Resume the run waiting at the incident's gate with a decision; refuse and record
+    a decision by someone the plan does not allow."""
+    if decision not in ("approve", "reject", "escalate"):
+        raise InvalidInput(f"--decision: {decision!r} is not approve, reject or escalate")
+    if priority is not None and priority not in Priority.__members__:
+        raise InvalidInput(f"--priority: {priority!r} is not P1, P2, P3 or P4")
+    with session_scope() as session:
+        incident = incidents.get_incident(session, incident_id)
+        plan = get_plan(incident.options.get("plan_file"))
+        waiting = gates.waiting_gate(session, incident)
+        try:
+            gates.check_decider(plan, waiting.gate, approver, waiting.deciders)
+        except GateRefused:
+            gates.record_decision(
+                session,
+                incident,
+                waiting.gate,
+                plan.gates[waiting.gate],
+                round_=waiting.round,
+                decision=decision,
+                outcome="refused",
+                approver=approver,
+                approver_role=gates.resolve_role(plan, approver),
+                requested_at=incident.created_at,
+                accepted=False,
+                comment=comment,
+            )
+            session.commit()
+            raise
+    if waiting.flow_run_id is None:
+        raise IrpError(f"{incident_id}: no flow run is attached")
+    configure_prefect()
+    from prefect.exceptions import FlowPauseTimeout, NotPausedError
+    from prefect.flow_runs import resume_flow_run
+
+    run_input = {
+        "decision": decision,
+        "approver": approver,
+        "comment": comment,
+        "priority_override": priority,
+    }
+    try:
+        resume_flow_run(UUID(waiting.flow_run_id), run_input=run_input)
+    except NotPausedError as exc:
+        raise IrpError(f"{incident_id}: its flow run is not paused at a gate any more") from exc
+    except FlowPauseTimeout as exc:
+        raise IrpError(f"{incident_id}: gate {waiting.gate} already timed out") from exc
+    except RuntimeError as exc:
+        raise IrpError(f"{incident_id}: Prefect refused the answer: {exc}") from exc
+    return waiting.gate
+
+
+def _wait_until_paused(run_id: UUID, deadline_s: float = 15.0) -> None:
+    """The timeline announces a gate just before the run pauses: give it that moment."""
+    from prefect.client.orchestration import get_client
+
+    deadline = time.monotonic() + deadline_s
+    with get_client(sync_client=True) as client:
+        while time.monotonic() < deadline:
+            state = client.read_flow_run(run_id).state
+            if state is not None and (state.is_paused() or state.is_final()):
+                return
+            time.sleep(0.1)

@@ -1,0 +1,198 @@
+"""The stage skeleton every incident type walks (PLAN 4), written once.
+
+report -> command (gate) -> response -> logistics -> cleanup (gate) -> post-incident report.
+A stage already completed (the timeline says so) is skipped, so a re-run or a resumed
+suspended run continues where the incident stands instead of repeating work.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from flows import gates
+from irp import gates as gate_rules
+from irp import incidents, timeline
+from irp.db import session_scope
+from irp.errors import ActionFailed
+from irp.plan import get_plan
+from models.enums import IncidentStatus, IncidentType, Priority, Stage
+from models.plan import Plan
+from models.report import IncidentReport
+from tasks.cleanup import release_resources, require_evidence, undo_containment, verify_recovery
+from tasks.command import grade_incident, override_priority
+from tasks.logistics import reserve_resources
+from tasks.report import record_report
+from tasks.reporting import write_report
+from tasks.response import action_task, mark_contained, record_escalation, record_skipped
+
+ENDED = (IncidentStatus.closed, IncidentStatus.rejected, IncidentStatus.stopped)
+
+
+@dataclass
+class Run:
+    """What every stage needs to know about this run of an incident."""
+
+    incident_id: str
+    plan: Plan
+    auto_approve: bool
+    faults: dict[str, int] = field(default_factory=dict)
+    shortfall: dict[str, int] = field(default_factory=dict)
+
+
+def run_incident(
+    incident_type: IncidentType,
+    report: IncidentReport | None,
+    *,
+    incident_id: str | None = None,
+    drill: bool = False,
+    auto_approve: bool = False,
+    plan_file: str | None = None,
+    faults: dict[str, int] | None = None,
+) -> str:
+    """Walk the plan for one incident and return its id."""
+    plan = get_plan(plan_file)
+    options: dict[str, Any] = {"auto_approve": auto_approve, "plan_file": plan_file}
+    incident_id = record_report(incident_type, report, incident_id, drill, options)
+    run = Run(incident_id, plan, auto_approve, faults=dict(faults or {}))
+    for stage, body in STAGES:
+        if _ended(incident_id):
+            break
+        _stage(run, stage, body)
+    _stage(run, Stage.post_incident_report, post_incident_report, always=True)
+    return incident_id
+
+
+def command(run: Run) -> None:
+    """PLAN 4.2: grade, then the leadership group decides whether to activate the plan."""
+    reasons = grade_incident(run.incident_id, run.plan)
+    outcome = gates.decide(
+        run.incident_id,
+        "activation",
+        run.plan,
+        auto_approve=run.auto_approve,
+        context="**Grading:** " + "; ".join(reasons),
+    )
+    _settle(run, "activation", outcome)
+    if outcome == "proceed":
+        with session_scope() as session:
+            incident = incidents.get_incident(session, run.incident_id)
+            incidents.mark_milestone(session, incident, "activated")
+            timeline.record(
+                session,
+                run.incident_id,
+                Stage.command,
+                "plan_activated",
+                "Emergency response plan activated",
+            )
+
+
+def response(run: Run) -> None:
+    """PLAN 4.3: the type's playbook; every action runs even if one fails, then failures escalate."""
+    with session_scope() as session:
+        incident = incidents.get_incident(session, run.incident_id)
+        specs = run.plan.incident_type(incident.type).actions_for(incident.subtype)
+    failed: list[str] = []
+    for spec in specs:
+        if spec.gate is not None:
+            outcome = gates.decide(
+                run.incident_id,
+                spec.gate,
+                run.plan,
+                auto_approve=run.auto_approve,
+                context=f"**Action:** {spec.title}",
+            )
+            if outcome != "proceed":
+                record_skipped(run.incident_id, spec, f"gate {spec.gate}: {outcome}")
+                continue
+        params = dict(spec.params)
+        if spec.key in run.faults:
+            params["fail_times"] = run.faults[spec.key]
+        state = action_task(spec)(run.incident_id, spec, params, return_state=True)
+        if state.is_failed():
+            failed.append(spec.title)
+    if failed:
+        commander = run.plan.organisation.commander
+        record_escalation(
+            run.incident_id,
+            Stage.response,
+            f"Failed after retries: {', '.join(failed)}; escalated to {commander}",
+            commander,
+        )
+        raise ActionFailed(
+            f"{run.incident_id}: {len(failed)} action(s) failed: {', '.join(failed)}"
+        )
+    mark_contained(run.incident_id)
+
+
+def logistics(run: Run) -> None:
+    """PLAN 4.4: reserve people and resources; a shortfall is escalated, never ignored."""
+    shortfalls = reserve_resources(run.incident_id, run.plan, run.shortfall)
+    if shortfalls:
+        record_escalation(
+            run.incident_id,
+            Stage.logistics,
+            f"Resource shortfall: {', '.join(shortfalls)}",
+            run.plan.organisation.commander,
+        )
+
+
+def cleanup(run: Run) -> None:
+    """PLAN 4.5: evidence first where required, undo containment, verify, sign off, release."""
+    with session_scope() as session:
+        incident = incidents.get_incident(session, run.incident_id)
+        needs_evidence = run.plan.incident_type(incident.type).requires_evidence
+    if needs_evidence:
+        require_evidence(run.incident_id)
+    undo_containment(run.incident_id, run.plan)
+    verify_recovery(run.incident_id, run.plan)
+    outcome = gates.decide(run.incident_id, "signoff", run.plan, auto_approve=run.auto_approve)
+    _settle(run, "signoff", outcome)
+    release_resources(run.incident_id)
+
+
+def post_incident_report(run: Run) -> None:
+    write_report(run.incident_id, run.plan)
+
+
+STAGES: tuple[tuple[Stage, Callable[[Run], None]], ...] = (
+    (Stage.command, command),
+    (Stage.response, response),
+    (Stage.logistics, logistics),
+    (Stage.cleanup, cleanup),
+)
+
+
+def _stage(run: Run, stage: Stage, body: Callable[[Run], None], *, always: bool = False) -> None:
+    with session_scope() as session:
+        if not always and timeline.stage_completed(session, run.incident_id, stage):
+            return
+        incident = incidents.get_incident(session, run.incident_id)
+        incidents.enter_stage(session, incident, stage)
+    body(run)
+    with session_scope() as session:
+        incident = incidents.get_incident(session, run.incident_id)
+        incidents.complete_stage(session, incident, stage)
+
+
+def _settle(run: Run, gate: str, outcome: str) -> None:
+    """Apply a stage gate's outcome: a priority override, or the incident ends cleanly."""
+    with session_scope() as session:
+        decision = gate_rules.final_decision(session, run.incident_id, gate)
+        incident = incidents.get_incident(session, run.incident_id)
+        if outcome == "reject":
+            incidents.end_incident(
+                session, incident, IncidentStatus.rejected, f"Gate {gate} rejected"
+            )
+        elif outcome == "stop":
+            incidents.end_incident(
+                session, incident, IncidentStatus.stopped, f"Gate {gate} timed out: stopped safely"
+            )
+    if decision is not None and decision.priority_override and outcome == "proceed":
+        override_priority(run.incident_id, Priority(decision.priority_override), decision.approver)
+
+
+def _ended(incident_id: str) -> bool:
+    with session_scope() as session:
+        return incidents.get_incident(session, incident_id).status in ENDED

@@ -1,0 +1,206 @@
+"""The `irp` command. Exit codes: 0 success, 1 the operation failed, 2 bad usage or input."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import click
+import typer
+
+from irp.errors import InvalidInput, IrpError, PlanError
+
+app = typer.Typer(
+    help="irp: the incident response plan, executable.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+plan_app = typer.Typer(help="Check the plan file.", no_args_is_help=True)
+incidents_app = typer.Typer(help="Look at incidents.", no_args_is_help=True)
+evidence_app = typer.Typer(help="Record evidence (chain of custody).", no_args_is_help=True)
+app.add_typer(plan_app, name="plan")
+app.add_typer(incidents_app, name="incidents")
+app.add_typer(evidence_app, name="evidence")
+
+INCIDENT_TYPES = ["data-breach", "network-attack", "system-failure", "insider-threat"]
+
+
+def _echo_json(data: Any) -> None:
+    typer.echo(json.dumps(data, indent=2, default=str, ensure_ascii=False))
+
+
+@plan_app.command("validate")
+def plan_validate(
+    file: Annotated[Path | None, typer.Argument(help="Plan YAML (default: shipped)")] = None,
+) -> None:
+    """Exit 0 if the plan is valid; else print every error as file:line: field: reason, exit 2."""
+    from irp.plan import DEFAULT_PLAN_FILE, load_plan
+
+    plan = load_plan(file)
+    typer.echo(f"{file or DEFAULT_PLAN_FILE}: valid ({plan.name}, version {plan.version})")
+
+
+@app.command()
+def drill(
+    incident_type: Annotated[str, typer.Argument(metavar="TYPE", help=" | ".join(INCIDENT_TYPES))],
+    auto_approve: Annotated[
+        bool, typer.Option(help="The drill policy decides every gate.")
+    ] = False,
+    plan: Annotated[Path | None, typer.Option(help="Plan YAML (default: shipped)")] = None,
+    description: Annotated[str, typer.Option(help="What the scenario is about.")] = "",
+    summary: Annotated[str | None, typer.Option(help="One-line summary.")] = None,
+    reporter: Annotated[str, typer.Option(help="Who reports the drill incident.")] = "drill",
+) -> None:
+    """Run a complete drill of one incident type and print the incident id and report path."""
+    from deployments.runs import run_drill
+
+    if incident_type not in INCIDENT_TYPES:
+        raise InvalidInput(f"TYPE: {incident_type!r} is not one of {', '.join(INCIDENT_TYPES)}")
+    incident_id, report_path = run_drill(
+        incident_type.replace("-", "_"),
+        auto_approve=auto_approve,
+        plan_file=str(plan) if plan else None,
+        description=description,
+        summary=summary,
+        reporter=reporter,
+    )
+    typer.echo(f"incident: {incident_id}")
+    typer.echo(f"report: {report_path}")
+
+
+@incidents_app.command("list")
+def incidents_list(
+    as_json: Annotated[bool, typer.Option("--json", help="JSON array.")] = False,
+) -> None:
+    """Incidents, newest first."""
+    from irp import views
+
+    rows = views.incident_rows()
+    if as_json:
+        _echo_json(rows)
+        return
+    if not rows:
+        typer.echo("no incidents")
+        return
+    typer.echo(
+        views.text_table(
+            rows,
+            [
+                "id",
+                "type",
+                "subtype",
+                "priority",
+                "national_grade",
+                "status",
+                "stage",
+                "drill",
+                "detected_at",
+            ],
+        )
+    )
+
+
+@incidents_app.command("show")
+def incidents_show(
+    incident_id: Annotated[str, typer.Argument(metavar="ID")],
+    as_json: Annotated[bool, typer.Option("--json", help="JSON object.")] = False,
+) -> None:
+    """One incident with its timeline, gates, actions and resources."""
+    from irp import views
+
+    detail = views.incident_detail(incident_id)
+    if as_json:
+        _echo_json(detail)
+    else:
+        typer.echo(views.detail_text(detail))
+
+
+@app.command()
+def report(incident_id: Annotated[str, typer.Argument(metavar="ID")]) -> None:
+    """Write the incident's report again from the database and print where it is."""
+    from irp import views
+
+    for path in views.rewrite_report(incident_id):
+        typer.echo(str(path))
+
+
+@app.command()
+def approve(
+    incident_id: Annotated[str, typer.Argument(metavar="INCIDENT")],
+    decision: Annotated[str, typer.Option(help="approve | reject | escalate")] = "approve",
+    by: Annotated[str, typer.Option("--by", help="Your role id or your name as in the plan.")] = "",
+    comment: Annotated[str, typer.Option(help="Why; goes on the timeline.")] = "",
+    priority: Annotated[str | None, typer.Option(help="Priority override P1-P4.")] = None,
+) -> None:
+    """Answer the gate an incident is waiting at, as the Prefect UI form does."""
+    from deployments.runs import answer_gate
+
+    if not by:
+        raise InvalidInput("--by: say who decides (role id or name)")
+    gate = answer_gate(
+        incident_id, decision=decision, approver=by, comment=comment, priority=priority
+    )
+    typer.echo(f"{incident_id}: gate {gate} answered {decision} by {by}")
+
+
+@evidence_app.command("add")
+def evidence_add(
+    incident_id: Annotated[str, typer.Argument(metavar="INCIDENT")],
+    what: Annotated[str, typer.Option(help="What was preserved.")],
+    where: Annotated[str, typer.Option(help="Where it is kept.")],
+    by: Annotated[str, typer.Option("--by", help="Who took it.")],
+    file: Annotated[Path | None, typer.Option(help="Hash this file.")] = None,
+    sha256: Annotated[str | None, typer.Option(help="SHA-256 if the file is elsewhere.")] = None,
+) -> None:
+    """Put an evidence item in the chain of custody."""
+    from irp import evidence, incidents
+    from irp.db import session_scope
+
+    if file is None and sha256 is None:
+        raise InvalidInput("--file or --sha256: give one")
+    digest = evidence.sha256_file(file) if file else str(sha256)
+    with session_scope() as session:
+        incident = incidents.get_incident(session, incident_id)
+        try:
+            item = evidence.add_evidence(
+                session, incident, what=what, location=where, sha256=digest, collected_by=by
+            )
+        except ValueError as exc:
+            raise InvalidInput(str(exc)) from exc
+    typer.echo(f"{incident_id}: evidence {item.id} sha256 {item.sha256}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: domain errors become messages and exit codes, never tracebacks."""
+    try:
+        app(args=argv, standalone_mode=False)
+    except PlanError as exc:
+        for line in exc.messages:
+            typer.echo(line, err=True)
+        return 2
+    except InvalidInput as exc:
+        typer.echo(f"error: {exc}", err=True)
+        return 2
+    except IrpError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        return 1
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except click.exceptions.Abort:
+        return 1
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    return 0
+
+
+def run() -> None:
+    """Console script."""
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    run()

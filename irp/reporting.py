@@ -1,0 +1,343 @@
+"""The post-incident report (PLAN 4.6), computed from the timeline, actions, gates and resources."""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import pandas as pd
+from sqlmodel import Session
+
+from irp import actions, evidence, gates, logistics, loss, timeline
+from irp.redact import default_redactor
+from models import Incident
+from models.enums import STAGE_ORDER
+from models.plan import Plan
+
+
+@dataclass
+class Report:
+    incident_id: str
+    markdown: str
+    html: str
+    timeline: pd.DataFrame
+    measures: pd.DataFrame
+    folder: Path
+
+    @property
+    def markdown_path(self) -> Path:
+        return self.folder / "report.md"
+
+
+def timeline_frame(session: Session, incident_id: str) -> pd.DataFrame:
+    rows = [
+        {"at": e.at, "stage": e.stage, "kind": e.kind, "actor": e.actor, "message": e.message}
+        for e in timeline.events(session, incident_id)
+    ]
+    return pd.DataFrame(rows, columns=["at", "stage", "kind", "actor", "message"])
+
+
+def stage_durations(frame: pd.DataFrame) -> pd.DataFrame:
+    """Seconds from each stage's first start to its completion, in plan order."""
+    marks = frame[frame["kind"].isin(["stage_started", "stage_completed"])]
+    table = marks.pivot_table(index="stage", columns="kind", values="at", aggfunc="first")
+    out = []
+    for stage in STAGE_ORDER:
+        if stage.value in table.index:
+            row = table.loc[stage.value]
+            start, end = row.get("stage_started"), row.get("stage_completed")
+            seconds = (end - start).total_seconds() if pd.notna(start) and pd.notna(end) else None
+            out.append(
+                {"stage": stage.value, "started": start, "completed": end, "seconds": seconds}
+            )
+    return pd.DataFrame(out, columns=["stage", "started", "completed", "seconds"])
+
+
+def measures_frame(session: Session, incident_id: str) -> pd.DataFrame:
+    rows = [
+        {
+            "action": r.action,
+            "title": r.title,
+            "group": r.group,
+            "executor": r.executor,
+            "status": r.status.value,
+            "attempts": r.attempts,
+            "seconds": (r.finished_at - r.started_at).total_seconds() if r.finished_at else None,
+            "containment": r.containment,
+            "undo": f"{r.undo_status}: {r.undo_note}" if r.undo_status else "",
+            "last_error": r.last_error or "",
+        }
+        for r in actions.runs(session, incident_id)
+    ]
+    columns = ["action", "title", "group", "executor", "status", "attempts", "seconds"]
+    return pd.DataFrame(rows, columns=[*columns, "containment", "undo", "last_error"])
+
+
+def improvements(
+    plan: Plan, measures: pd.DataFrame, gate_rows: list[dict[str, object]], shortfalls: list[str]
+) -> list[str]:
+    """Concrete suggestions from what went wrong, then the review questions to discuss."""
+    found: list[str] = []
+    for row in measures.itertuples():
+        if row.status == "failed":
+            found.append(
+                f"Action '{row.title}' failed after {row.attempts} attempts ({row.last_error})."
+            )
+        elif int(row.attempts) > 1:
+            found.append(
+                f"Action '{row.title}' needed {row.attempts} attempts: check its target's reliability."
+            )
+    slow = measures.dropna(subset=["seconds"])
+    if not slow.empty and float(slow["seconds"].max()) > 600:
+        worst = slow.loc[slow["seconds"].idxmax()]
+        found.append(
+            f"Action '{worst['title']}' took {worst['seconds']:.0f} s: automate or pre-stage it."
+        )
+    for gate in gate_rows:
+        if gate["decision"] == "timeout":
+            found.append(
+                f"Gate '{gate['gate']}' round {gate['round']} timed out ({gate['outcome']}): "
+                "check on-call reachability of its deciders."
+            )
+        if not gate["accepted"]:
+            found.append(
+                f"Gate '{gate['gate']}' got a decision from {gate['approver']}, who may not decide it."
+            )
+    found += [
+        f"Resource shortfall: {s}; extend the inventory or agree a supplier." for s in shortfalls
+    ]
+    if not found:
+        found.append("No failed or slow action, gate timeout or shortfall was recorded.")
+    return found
+
+
+def _md_table(frame: pd.DataFrame) -> str:
+    if frame.empty:
+        return "_none_\n"
+    cells = frame.astype(object).map(
+        lambda v: "" if _missing(v) else str(v).replace("|", "\\|").replace("\n", " ")
+    )
+    lines = ["| " + " | ".join(frame.columns) + " |", "|" + "---|" * len(frame.columns)]
+    lines += ["| " + " | ".join(row) + " |" for row in cells.itertuples(index=False)]
+    return "\n".join(lines) + "\n"
+
+
+def _missing(value: object) -> bool:
+    return value is None or (not isinstance(value, list | dict | str) and bool(pd.isna(value)))
+
+
+def _fmt_time(value: object) -> str:
+    """UTC wall time for people; blank for a missing or NaT value."""
+    if value is None or value is pd.NaT or not isinstance(value, datetime):
+        return ""
+    return value.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def build_report(session: Session, plan: Plan, incident: Incident, reports_dir: Path) -> Report:
+    """Write report.md, report.html and timeline.csv under reports_dir/<incident-id>/."""
+    redact = default_redactor().redact
+    events = timeline_frame(session, incident.id)
+    durations = stage_durations(events)
+    measures = measures_frame(session, incident.id)
+    gate_rows = [
+        {
+            "gate": d.gate,
+            "round": d.round,
+            "decision": d.decision,
+            "outcome": d.outcome,
+            "approver": d.approver,
+            "role": d.approver_role or "",
+            "accepted": d.accepted,
+            "decided_at": _fmt_time(d.decided_at),
+            "wait_s": round((d.decided_at - d.requested_at).total_seconds(), 1),
+            "comment": d.comment,
+        }
+        for d in gates.decisions(session, incident.id)
+    ]
+    held = logistics.allocations(session, incident.id)
+    resources = pd.DataFrame(
+        [
+            {
+                "resource": a.resource,
+                "requested": a.requested,
+                "reserved": a.reserved,
+                "shortfall": a.shortfall,
+                "status": a.status,
+            }
+            for a in held
+        ],
+        columns=["resource", "requested", "reserved", "shortfall", "status"],
+    )
+    shortfalls = [f"{a.shortfall} x {a.resource}" for a in held if a.shortfall]
+    custody = pd.DataFrame(
+        [
+            {
+                "what": e.what,
+                "where": e.location,
+                "sha256": e.sha256,
+                "by": e.collected_by,
+                "at": _fmt_time(e.collected_at),
+            }
+            for e in evidence.items(session, incident.id)
+        ],
+        columns=["what", "where", "sha256", "by", "at"],
+    )
+    people = sum(a.reserved for a in held if plan.resources[a.resource].kind == "people")
+    parts = loss.assess(incident, plan.loss_model, loss.people_hours(incident, people))
+    suggestions = improvements(plan, measures, gate_rows, shortfalls)
+
+    header = pd.DataFrame(
+        [
+            ("Incident", incident.id),
+            ("Type", incident.type.value + (f" / {incident.subtype}" if incident.subtype else "")),
+            ("Drill", "yes" if incident.drill else "no"),
+            ("Priority", incident.priority.value if incident.priority else "-"),
+            ("National grade", incident.national_grade.value if incident.national_grade else "-"),
+            ("Status", incident.status.value),
+            ("Commander", incident.commander or "-"),
+            ("Reporter", incident.reporter),
+            ("Occurred", _fmt_time(incident.occurred_at) or "unknown"),
+            ("Detected", _fmt_time(incident.detected_at)),
+            ("Activated", _fmt_time(incident.activated_at) or "-"),
+            ("Contained", _fmt_time(incident.contained_at) or "-"),
+            ("Resolved", _fmt_time(incident.resolved_at) or "-"),
+            ("Closed", _fmt_time(incident.closed_at) or "-"),
+        ],
+        columns=["field", "value"],
+    )
+    events_view = events.assign(at=events["at"].map(_fmt_time))
+    loss_rows = pd.DataFrame(
+        [
+            {
+                "part": p.name,
+                f"amount ({plan.loss_model.currency})": p.display,
+                "formula": p.formula,
+                "inputs": "; ".join(f"{i.name}={i.value:g} [{i.source}]" for i in p.inputs),
+            }
+            for p in parts
+        ]
+    )
+    sections: list[tuple[str, str]] = [
+        (
+            "Summary",
+            _md_table(header) + f"\n{redact(incident.summary)}\n\n{redact(incident.description)}\n",
+        ),
+        (
+            "1. Course of events",
+            _md_table(events_view)
+            + "\n### Stage durations\n\n"
+            + _md_table(
+                durations.assign(
+                    started=durations["started"].map(_fmt_time),
+                    completed=durations["completed"].map(_fmt_time),
+                )
+            ),
+        ),
+        (
+            "2. Measures taken",
+            _md_table(measures)
+            + "\n### Gate decisions\n\n"
+            + _md_table(pd.DataFrame(gate_rows))
+            + "\n### Resources\n\n"
+            + _md_table(resources)
+            + "\n### Evidence (chain of custody)\n\n"
+            + _md_table(custody),
+        ),
+        (
+            "3. Loss assessment",
+            _md_table(loss_rows)
+            + "\nFigures are estimates from the inputs shown; replace plan defaults with finance's numbers.\n",
+        ),
+        (
+            "4. Improvement suggestions",
+            "\n".join(f"- {s}" for s in suggestions)
+            + "\n\n### Review questions (NIST SP 800-61 r2 3.4.1)\n\n"
+            + "\n".join(f"- {q}" for q in plan.review_questions)
+            + "\n",
+        ),
+    ]
+    title = f"Post-incident report {incident.id}: {redact(incident.summary)}"
+    markdown = f"# {title}\n\n" + "\n".join(f"## {name}\n\n{body}" for name, body in sections)
+    page = _html(
+        title,
+        header,
+        events_view,
+        durations,
+        measures,
+        gate_rows,
+        resources,
+        custody,
+        loss_rows,
+        suggestions,
+        plan.review_questions,
+        redact(incident.description),
+    )
+    folder = reports_dir / incident.id
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "report.md").write_text(markdown, encoding="utf-8")
+    (folder / "report.html").write_text(page, encoding="utf-8")
+    events.to_csv(folder / "timeline.csv", index=False)
+    return Report(incident.id, markdown, page, events, measures, folder)
+
+
+def _bar_chart(durations: pd.DataFrame) -> str:
+    """A small inline SVG of stage durations: no plotting library in the flow's path."""
+    rows = durations.dropna(subset=["seconds"])
+    if rows.empty:
+        return ""
+    longest = max(float(rows["seconds"].max()), 1e-9)
+    bars = []
+    for i, row in enumerate(rows.itertuples()):
+        width = 300 * float(row.seconds) / longest
+        y = 8 + i * 24
+        bars.append(
+            f'<text x="0" y="{y + 13}" font-size="12">{html.escape(str(row.stage))}</text>'
+            f'<rect x="160" y="{y}" width="{width:.1f}" height="16" fill="#3b6ea5"/>'
+            f'<text x="{165 + width:.1f}" y="{y + 13}" font-size="12">{float(row.seconds):.1f} s</text>'
+        )
+    height = 16 + 24 * len(rows)
+    return f'<svg width="560" height="{height}" role="img" aria-label="Stage durations">{"".join(bars)}</svg>'
+
+
+def _html(
+    title: str,
+    header: pd.DataFrame,
+    events: pd.DataFrame,
+    durations: pd.DataFrame,
+    measures: pd.DataFrame,
+    gate_rows: list[dict[str, object]],
+    resources: pd.DataFrame,
+    custody: pd.DataFrame,
+    loss_rows: pd.DataFrame,
+    suggestions: list[str],
+    questions: list[str],
+    description: str,
+) -> str:
+    def table(frame: pd.DataFrame) -> str:
+        return (
+            frame.to_html(index=False, escape=True, border=0, na_rep="")
+            if not frame.empty
+            else "<p><em>none</em></p>"
+        )
+
+    items = "".join(f"<li>{html.escape(s)}</li>" for s in suggestions)
+    asks = "".join(f"<li>{html.escape(q)}</li>" for q in questions)
+    style = (
+        "body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}"
+        "table{border-collapse:collapse;margin:.5em 0 1.5em;font-size:14px}"
+        "td,th{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}"
+        "th{background:#f2f4f7}h2{border-bottom:2px solid #3b6ea5;padding-bottom:4px}"
+    )
+    return (
+        f"<!doctype html><html lang=en><head><meta charset=utf-8><title>{html.escape(title)}</title>"
+        f"<style>{style}</style></head><body><h1>{html.escape(title)}</h1>"
+        f"<h2>Summary</h2>{table(header)}<p>{html.escape(description)}</p>"
+        f"<h2>1. Course of events</h2>{table(events)}<h3>Stage durations</h3>{_bar_chart(durations)}{table(durations)}"
+        f"<h2>2. Measures taken</h2>{table(measures)}<h3>Gate decisions</h3>{table(pd.DataFrame(gate_rows))}"
+        f"<h3>Resources</h3>{table(resources)}<h3>Evidence (chain of custody)</h3>{table(custody)}"
+        f"<h2>3. Loss assessment</h2>{table(loss_rows)}"
+        f"<h2>4. Improvement suggestions</h2><ul>{items}</ul><h3>Review questions</h3><ul>{asks}</ul>"
+        "</body></html>"
+    )

@@ -1,0 +1,88 @@
+"""Runtime settings: one class, read from `IRP_*` environment variables, cached."""
+
+from __future__ import annotations
+
+import json
+import os
+import urllib.request
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Where irp keeps its state and how it reaches its database and plan."""
+
+    model_config = SettingsConfigDict(env_prefix="IRP_", extra="ignore")
+
+    home: Path = Field(default=Path(".irp"), description="All state lives here.")
+    database_url: SecretStr | None = Field(
+        default=None, description="SQLAlchemy URL; default is SQLite (WAL) under home."
+    )
+    plan_file: Path | None = Field(
+        default=None, description="Plan YAML; default is the shipped plan."
+    )
+    gate_poll_interval_s: float = Field(
+        default=1.0, gt=0, description="How often a paused gate looks for an answer."
+    )
+    prefect_ui_url: str | None = Field(
+        default=None, description="Base URL of the Prefect UI for links."
+    )
+
+    @property
+    def resolved_home(self) -> Path:
+        return self.home.expanduser().resolve()
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.resolved_home / "reports"
+
+    @property
+    def evidence_dir(self) -> Path:
+        return self.resolved_home / "evidence"
+
+    @property
+    def prefect_home(self) -> Path:
+        return self.resolved_home / "prefect"
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        if self.database_url is not None:
+            return self.database_url.get_secret_value()
+        return f"sqlite:///{self.resolved_home / 'irp.db'}"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
+
+
+def configure_prefect(settings: Settings | None = None) -> None:
+    """Before Prefect is imported: keep its state under IRP_HOME, stay offline, and talk to
+    the stack `irp up` started if it is running (else Prefect starts a temporary server)."""
+    settings = settings or get_settings()
+    settings.prefect_home.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("PREFECT_HOME", str(settings.prefect_home))
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    if "PREFECT_API_URL" not in os.environ:
+        api_url = running_stack_api_url(settings)
+        if api_url:
+            os.environ["PREFECT_API_URL"] = api_url
+
+
+def stack_file(settings: Settings | None = None) -> Path:
+    """Written by `irp up` while it runs: how clients reach its Prefect API."""
+    return (settings or get_settings()).resolved_home / "run" / "stack.json"
+
+
+def running_stack_api_url(settings: Settings | None = None) -> str | None:
+    path = stack_file(settings)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        api_url = str(data["api_url"])
+        with urllib.request.urlopen(f"{api_url}/health", timeout=1) as response:  # noqa: S310
+            return api_url if response.status == 200 else None
+    except (OSError, ValueError, KeyError):
+        return None

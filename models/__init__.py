@@ -1,0 +1,22 @@
+"""SQLModel tables and the typed plan schema. Importing this registers every table."""
+
+from models.action import ActionRun
+from models.alert import Alert
+from models.evidence import Evidence
+from models.gate import GateDecision
+from models.incident import Incident, IncidentPublic
+from models.notification import Notification
+from models.resource import ResourceAllocation
+from models.timeline import TimelineEvent
+
+__all__ = [
+    "ActionRun",
+    "Alert",
+    "Evidence",
+    "GateDecision",
+    "Incident",
+    "IncidentPublic",
+    "Notification",
+    "ResourceAllocation",
+    "TimelineEvent",
+]

@@ -1,0 +1,231 @@
+"""The plan as typed data (DESIGN.md principle 1). PLAN.md clause references are in `description`s."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+
+from models.enums import IncidentType, NationalGrade, Priority, Stage
+
+
+class Strict(BaseModel):
+    """Unknown keys are typos in a plan file: refuse them."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Role(Strict):
+    title: str
+    person: str = Field(description="Who holds the role (a name, not contact data).")
+    group: str
+    notify: list[SecretStr] = Field(default_factory=list, description="Apprise URLs (secrets).")
+
+
+class Group(Strict):
+    """PLAN.md section 3: a group with a leader, members and a duty."""
+
+    title: str
+    leader: str = Field(description="Role id of the group's leader.")
+    deputy: str | None = None
+    members: list[str] = Field(default_factory=list, description="Role ids.")
+    duty: str
+    notify: list[SecretStr] = Field(default_factory=list, description="Apprise URLs (secrets).")
+
+
+class Organisation(Strict):
+    commander: str = Field(description="Role id that commands an incident (PLAN 3.1: the CIO).")
+    deputy: str = Field(
+        description="Role id of the deputy commander (head of information security)."
+    )
+    roles: dict[str, Role]
+    groups: dict[str, Group]
+
+
+class Condition(Strict):
+    """A test on one incident fact; exactly one of gte, eq or is_true."""
+
+    fact: str
+    gte: float | None = None
+    eq: str | int | float | None = None
+    is_true: bool | None = None
+
+    @model_validator(mode="after")
+    def _one_test(self) -> Condition:
+        given = [v for v in (self.gte, self.eq, self.is_true) if v is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of gte, eq, is_true")
+        return self
+
+    def holds(self, facts: dict[str, Any]) -> bool:
+        value = facts.get(self.fact)
+        if value is None:
+            return False
+        if self.gte is not None:
+            return isinstance(value, int | float) and float(value) >= self.gte
+        if self.eq is not None:
+            return bool(value == self.eq)
+        return bool(value) is self.is_true
+
+
+class GradeRule(Strict):
+    grade: NationalGrade
+    any: list[Condition] = Field(min_length=1)
+    source: str
+
+
+class PriorityRule(Strict):
+    priority: Priority
+    any: list[Condition] = Field(min_length=1)
+    source: str
+
+
+class Grading(Strict):
+    """DOMAIN.md: national grade first (it feeds priority), then priority; first match wins."""
+
+    national_grade: list[GradeRule]
+    default_grade: NationalGrade = NationalGrade.IV
+    priority: list[PriorityRule]
+    default_priority: Priority = Priority.P3
+    sensitive_data_categories: list[str] = Field(default_factory=list)
+
+
+class GatePolicy(Strict):
+    title: str
+    stage: Stage
+    deciders: list[str] = Field(min_length=1, description="Role ids allowed to decide.")
+    timeout_s: float = Field(gt=0)
+    on_timeout: Literal["escalate", "proceed", "stop"]
+    escalate_to: list[str] = Field(
+        default_factory=list, description="Role ids asked after a timeout."
+    )
+    max_escalations: int = Field(default=1, ge=0)
+    on_final_timeout: Literal["proceed", "stop"] = Field(
+        default="stop", description="After the last escalation also times out."
+    )
+    question: str
+
+
+class UndoSpec(Strict):
+    """How a containment action is undone in cleanup, or why it stays."""
+
+    executor: Literal["simulate", "http", "command"] | None = None
+    params: dict[str, Any] = Field(default_factory=dict)
+    keep: str | None = Field(default=None, description="Reason the measure stays after cleanup.")
+
+    @model_validator(mode="after")
+    def _undo_or_keep(self) -> UndoSpec:
+        if (self.executor is None) == (self.keep is None):
+            raise ValueError("give either executor (how to undo) or keep (why it stays)")
+        return self
+
+
+class ActionSpec(Strict):
+    key: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    title: str
+    group: str = Field(description="Group id that carries out the action.")
+    executor: Literal["simulate", "http", "command"] = "simulate"
+    params: dict[str, Any] = Field(default_factory=dict)
+    subtypes: list[str] = Field(
+        default_factory=list, description="Only for these subtypes; empty = all."
+    )
+    retries: int = Field(default=3, ge=0, le=10)
+    retry_delay_s: float = Field(default=2.0, ge=0, description="Backoff base; doubles per retry.")
+    retry_jitter: float = Field(default=0.5, ge=0, le=1)
+    timeout_s: float = Field(default=120, gt=0)
+    containment: bool = False
+    undo: UndoSpec | None = None
+    gate: str | None = Field(
+        default=None, description="Gate that must approve before the action runs."
+    )
+    evidence: str | None = Field(default=None, description="What evidence the action preserves.")
+
+    @model_validator(mode="after")
+    def _containment_declares_undo(self) -> ActionSpec:
+        if self.containment and self.undo is None:
+            raise ValueError("a containment action must declare undo (executor or keep)")
+        return self
+
+
+class ResourceNeed(Strict):
+    resource: str
+    quantity: int = Field(ge=1)
+
+
+class IncidentTypeSpec(Strict):
+    title: str
+    description: str
+    subtypes: list[str] = Field(default_factory=list)
+    requires_evidence: bool = False
+    playbook: list[ActionSpec] = Field(min_length=1)
+    resources: list[ResourceNeed] = Field(default_factory=list)
+
+    def actions_for(self, subtype: str | None) -> list[ActionSpec]:
+        return [a for a in self.playbook if not a.subtypes or subtype in a.subtypes]
+
+
+class Resource(Strict):
+    """PLAN.md section 5: an inventory line reserved for incidents and released after cleanup."""
+
+    title: str
+    kind: Literal["equipment", "capacity", "people", "tool", "contacts"]
+    quantity: int = Field(ge=0)
+    unit: str
+    owner: str = Field(description="Group id that provides it (logistics by default).")
+
+
+class Cleanup(Strict):
+    integrity_checks: list[str] = Field(min_length=1)
+    audit_checklist: list[str] = Field(min_length=1)
+
+
+class DrillPolicy(Strict):
+    auto_decide_after_s: float = Field(
+        default=0, ge=0, description="Delay before the drill policy decides a gate."
+    )
+    decider: str = "drill-policy"
+
+
+class LossInput(Strict):
+    value: float
+    source: str
+
+
+class LossModel(Strict):
+    """DOMAIN.md loss model inputs, each with where the number comes from."""
+
+    currency: str = "CNY"
+    gmv_per_minute: LossInput
+    margin: LossInput
+    share_recovered_later: LossInput
+    sla_credits: LossInput
+    cost_per_record: LossInput
+    record_scaling_cap: LossInput
+    breach_fixed_costs: LossInput
+    loaded_hourly_rate: LossInput
+    people_per_incident: LossInput
+    external_retainer: LossInput
+    pipl_cap: LossInput
+    gdpr_cap: LossInput
+    churn_low_share: LossInput
+    churn_high_share: LossInput
+
+
+class Plan(Strict):
+    name: str
+    version: str
+    organisation: Organisation
+    grading: Grading
+    gates: dict[str, GatePolicy]
+    incident_types: dict[IncidentType, IncidentTypeSpec]
+    resources: dict[str, Resource]
+    cleanup: Cleanup
+    drill: DrillPolicy = Field(default_factory=DrillPolicy)
+    loss_model: LossModel
+    review_questions: list[str] = Field(min_length=1)
+
+    def incident_type(self, incident_type: IncidentType) -> IncidentTypeSpec:
+        return self.incident_types[incident_type]
+
+    def role_person(self, role_id: str) -> str:
+        return self.organisation.roles[role_id].person

@@ -1,0 +1,115 @@
+"""What a reporter states (PLAN 4.1): the typed parameters of each flow and its UI form."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+
+class IncidentReport(BaseModel):
+    """Facts every report carries: type-independent, PLAN 4.1's minimum plus who reports."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    summary: str = Field(min_length=3, max_length=500, description="One line: what is happening.")
+    reporter: str = Field(
+        min_length=1, max_length=200, description="Who discovered and reports it."
+    )
+    description: str = Field(
+        default="", max_length=20_000, description="Details, in the reporter's words."
+    )
+    occurred_at: datetime | None = Field(default=None, description="When it started, if known.")
+    detected_at: datetime | None = Field(
+        default=None, description="When it was detected (default: now)."
+    )
+    service: str | None = Field(default=None, max_length=200, description="Main service affected.")
+    affected_services: list[str] = Field(
+        default_factory=list, description="Scope: services affected."
+    )
+    people_affected: int = Field(default=0, ge=0, description="Scope: users affected (estimate).")
+    direct_loss_cny: float = Field(default=0, ge=0, description="Direct loss known so far, CNY.")
+    daily_life_affected: int = Field(
+        default=0, ge=0, description="People whose daily life is affected."
+    )
+    outage_minutes: float = Field(default=0, ge=0, description="Minutes of outage so far.")
+    share_of_traffic_affected: float = Field(
+        default=0, ge=0, le=1, description="0-1 share of traffic hit."
+    )
+    near_miss: bool = Field(default=False, description="Nothing was harmed (a near miss).")
+    subtype: str | None = Field(default=None, description="Subtype, where the type has them.")
+
+    @field_validator("occurred_at", "detected_at")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("give a time zone (e.g. 2026-11-25T03:10:00+08:00)")
+        return value
+
+    @model_validator(mode="after")
+    def _occurred_before_detected(self) -> IncidentReport:
+        if self.occurred_at and self.detected_at and self.occurred_at > self.detected_at:
+            raise ValueError("occurred_at is after detected_at")
+        return self
+
+    def scope(self) -> dict[str, Any]:
+        """The scope of impact as recorded on the incident."""
+        keys = ("service", "affected_services", "people_affected", "outage_minutes")
+        return {k: getattr(self, k) for k in keys}
+
+
+class DataBreachReport(IncidentReport):
+    data_categories: list[str] = Field(
+        default_factory=list,
+        description="What data: e.g. email, phone, id_number, bank_card, address, password, order_history.",
+    )
+    records_affected: int = Field(default=0, ge=0, description="Records exposed (estimate).")
+    cardholder_data: bool = Field(
+        default=False, description="Card numbers or CVV involved (PCI DSS)."
+    )
+    gdpr_subjects: bool = Field(default=False, description="EU residents' data involved (GDPR).")
+    leak_vector: str = Field(default="", max_length=500, description="How the data left, if known.")
+
+
+class NetworkAttackReport(IncidentReport):
+    subtype: Literal["ddos", "malware", "intrusion"] = Field(
+        default="ddos", description="Kind of attack."
+    )
+    attack_sources: list[str] = Field(default_factory=list, description="Source IPs or networks.")
+    target_hosts: list[str] = Field(
+        default_factory=list, description="Hosts under attack or infected."
+    )
+    peak_gbps: float = Field(default=0, ge=0, description="Peak attack traffic, Gbit/s (DDoS).")
+    mitigation_defeated: bool = Field(
+        default=False, description="The attack defeats current mitigation."
+    )
+    ransomware_spreading: bool = Field(
+        default=False, description="Ransomware spreading in production."
+    )
+    blocked: bool = Field(default=False, description="Already blocked by existing defences.")
+
+
+class SystemFailureReport(IncidentReport):
+    failed_components: list[str] = Field(
+        default_factory=list, description="Servers or components down."
+    )
+    payment_down: bool = Field(default=False, description="Checkout or payment fully down.")
+    core_degraded_minutes: float = Field(
+        default=0, ge=0, description="Minutes the core path is degraded."
+    )
+
+
+class InsiderThreatReport(IncidentReport):
+    account: str = Field(
+        min_length=1, max_length=200, description="Account or employee id suspected."
+    )
+    department: str = Field(default="", max_length=200, description="The account's department.")
+    suspected_activity: str = Field(
+        default="", max_length=2000, description="What the account did."
+    )
+    data_categories: list[str] = Field(
+        default_factory=list, description="Data the account reached."
+    )
+    records_affected: int = Field(default=0, ge=0, description="Records accessed or taken.")
+    bulk_exfiltration: bool = Field(default=False, description="Bulk data exfiltration suspected.")

@@ -1,0 +1,82 @@
+"""Cleanup stage (PLAN 4.5): undo containment, check integrity, audit, release resources."""
+
+from __future__ import annotations
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from irp import actions, evidence, executors, incidents, logistics, timeline
+from irp.db import session_scope
+from models.enums import ActionStatus, Stage
+from models.plan import Plan
+from tasks.common import DB_TASK
+
+
+@task(name="require-evidence", **DB_TASK)
+def require_evidence(incident_id: str) -> int:
+    """Breach and insider cases: cleanup waits until evidence is on record."""
+    with session_scope() as session:
+        incident = incidents.get_incident(session, incident_id)
+        return len(evidence.require_preserved(session, incident))
+
+
+@task(
+    name="undo-containment",
+    retries=3,
+    retry_delay_seconds=[1, 4, 16],
+    retry_jitter_factor=0.5,
+    timeout_seconds=300,
+    cache_policy=NO_CACHE,
+)
+def undo_containment(incident_id: str, plan: Plan) -> list[str]:
+    """Undo each containment measure as declared, or record why it stays."""
+    with session_scope() as session:
+        incident = incidents.get_incident(session, incident_id)
+        specs = {a.key: a for a in plan.incident_type(incident.type).playbook}
+        todo = [
+            r
+            for r in actions.runs(session, incident_id)
+            if r.containment and r.status == ActionStatus.succeeded and r.undo_status is None
+        ]
+        drill = incident.drill
+    done: list[str] = []
+    for run in todo:
+        undo = specs[run.action].undo if run.action in specs else None
+        with session_scope() as session:
+            current = actions.get_run(session, incident_id, run.action)
+            assert current is not None
+            if undo is None:
+                actions.record_undo(session, current, "kept", "no undo declared in the plan")
+            elif undo.keep is not None:
+                actions.record_undo(session, current, "kept", undo.keep)
+            else:
+                assert undo.executor is not None
+                ctx = executors.ActionContext(incident_id, f"undo_{run.action}", 1, 120, drill)
+                executors.run(undo.executor, undo.params, ctx)
+                operation = undo.params.get("operation", f"undo {run.action}")
+                actions.record_undo(session, current, "undone", str(operation))
+        done.append(run.action)
+    return done
+
+
+@task(name="verify-recovery", **DB_TASK)
+def verify_recovery(incident_id: str, plan: Plan) -> None:
+    """Service restored, data-integrity checks and the security-audit checklist, on the timeline."""
+    with session_scope() as session:
+        incident = incidents.get_incident(session, incident_id)
+        verdict = "simulated pass (drill)" if incident.drill else "to confirm at sign-off"
+        for check in plan.cleanup.integrity_checks:
+            timeline.record(
+                session, incident_id, Stage.cleanup, "integrity_check", f"{check}: {verdict}"
+            )
+        for item in plan.cleanup.audit_checklist:
+            timeline.record(session, incident_id, Stage.cleanup, "audit_item", f"{item}: {verdict}")
+        incidents.mark_milestone(session, incident, "resolved")
+        timeline.record(session, incident_id, Stage.cleanup, "service_restored", "Service restored")
+
+
+@task(name="release-resources", **DB_TASK)
+def release_resources(incident_id: str) -> int:
+    with session_scope() as session:
+        incident = incidents.get_incident(session, incident_id)
+        return len(logistics.release(session, incident))

@@ -1,0 +1,53 @@
+"""Report stage (PLAN 4.1): record what the reporter states."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import task
+from prefect.runtime import flow_run
+
+from irp import incidents, timeline
+from irp.db import session_scope
+from models.enums import IncidentType, Stage
+from models.report import IncidentReport
+from tasks.common import DB_TASK
+
+
+@task(name="record-report", **DB_TASK)
+def record_report(
+    incident_type: IncidentType,
+    report: IncidentReport | None,
+    incident_id: str | None,
+    drill: bool,
+    options: dict[str, Any],
+) -> str:
+    """Open the incident, or attach this run to an existing one (alert dispatch, re-run)."""
+    with session_scope() as session:
+        if incident_id is None:
+            if report is None:
+                raise ValueError("report: give a report or an incident_id")
+            incident = incidents.open_incident(
+                session, incident_type, report, drill=drill, options=options
+            )
+        else:
+            incident = incidents.get_incident(session, incident_id)
+            if incident.type != incident_type:
+                raise ValueError(
+                    f"incident_id: {incident_id} is a {incident.type.value}, not {incident_type.value}"
+                )
+        run_id = flow_run.get_id()
+        if run_id and incident.flow_run_id != run_id:
+            incident.flow_run_id = run_id
+            session.add(incident)
+            timeline.record(
+                session,
+                incident.id,
+                incident.stage,
+                "flow_run_attached",
+                f"Flow run {flow_run.get_name() or run_id} drives this incident",
+                data={"flow_run_id": run_id},
+            )
+        if not timeline.stage_completed(session, incident.id, Stage.report):
+            incidents.complete_stage(session, incident, Stage.report, "report recorded")
+        return incident.id

@@ -1,0 +1,46 @@
+"""Post-incident report stage (PLAN 4.6): write the report and publish it as artifacts."""
+
+from __future__ import annotations
+
+from prefect import task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+
+from irp import incidents, reporting, timeline
+from irp.db import session_scope
+from irp.settings import get_settings
+from models.enums import IncidentStatus, Stage
+from models.plan import Plan
+from tasks.common import DB_TASK
+
+
+@task(name="write-report", **DB_TASK)
+def write_report(incident_id: str, plan: Plan) -> str:
+    """Close an incident that got here active, then write report.md/.html and timeline.csv."""
+    with session_scope() as session:
+        incident = incidents.get_incident(session, incident_id)
+        if incident.status == IncidentStatus.active:
+            incident.status = IncidentStatus.closed
+            incidents.mark_milestone(session, incident, "closed")
+            timeline.record(
+                session, incident_id, Stage.post_incident_report, "closed", "Incident closed"
+            )
+        incident.stage = Stage.post_incident_report
+        session.add(incident)
+        report = reporting.build_report(session, plan, incident, get_settings().reports_dir)
+        timeline.record(
+            session,
+            incident_id,
+            Stage.post_incident_report,
+            "report_written",
+            f"Post-incident report written to {report.markdown_path}",
+            data={"path": str(report.markdown_path)},
+        )
+    key = incident_id.lower()
+    create_markdown_artifact(
+        report.markdown, key=f"{key}-report", description="Post-incident report"
+    )
+    measures = report.measures.astype(object).where(report.measures.notna(), None)
+    create_table_artifact(
+        measures.to_dict(orient="records"), key=f"{key}-measures", description="Measures taken"
+    )
+    return str(report.markdown_path)
