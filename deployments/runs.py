@@ -22,6 +22,7 @@ def run_drill(
     summary: str | None,
     reporter: str,
     faults: dict[str, int] | None = None,
+    notify_url: str | None = None,
 ) -> tuple[str, str]:
     """Run a drill in this process; return the incident id and the report path."""
     configure_prefect()
@@ -38,7 +39,12 @@ def run_drill(
         fields["account"] = "drill-account"
     report = REPORTS[itype](**fields)  # type: ignore[arg-type]
     incident_id = FLOWS[itype](
-        report=report, drill=True, auto_approve=auto_approve, plan_file=plan_file, faults=faults
+        report=report,
+        drill=True,
+        auto_approve=auto_approve,
+        plan_file=plan_file,
+        faults=faults,
+        notify_url=notify_url,
     )
     from irp.settings import get_settings
 
@@ -89,8 +95,10 @@ def answer_gate(
         "comment": comment,
         "priority_override": priority,
     }
+    run_id = UUID(waiting.flow_run_id)
+    _wait_until_paused(run_id)
     try:
-        resume_flow_run(UUID(waiting.flow_run_id), run_input=run_input)
+        resume_flow_run(run_id, run_input=run_input)
     except NotPausedError as exc:
         raise IrpError(f"{incident_id}: its flow run is not paused at a gate any more") from exc
     except FlowPauseTimeout as exc:

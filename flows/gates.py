@@ -3,24 +3,29 @@
 from __future__ import annotations
 
 import math
+from datetime import datetime, timedelta
 from typing import Literal
 
 from prefect import get_run_logger
 from prefect.client.orchestration import get_client
+from prefect.context import FlowRunContext
 from prefect.exceptions import FlowPauseTimeout
-from prefect.flow_runs import pause_flow_run
+from prefect.flow_runs import pause_flow_run, suspend_flow_run
 from prefect.input import RunInput
+from prefect.input.actions import read_flow_run_input
+from prefect.input.run_input import keyset_from_base_key
 from prefect.runtime import flow_run
 from prefect.states import Running
 from pydantic import Field
 
-from irp import gates, incidents, timeline
+from irp import gate_waits, gates, incidents, timeline
 from irp.db import session_scope
 from irp.errors import GateRefused
 from irp.settings import get_settings
 from models.base import utcnow
 from models.enums import Priority
 from models.plan import Plan
+from tasks.notify import announce_gate
 
 
 class GateInput(RunInput):
@@ -63,21 +68,23 @@ def decide(
         )
     while True:
         allowed = gates.deciders_for_round(policy, escalations)
-        requested_at = utcnow()
         timeout = plan.drill.auto_decide_after_s if auto_approve else policy.timeout_s
-        _announce(incident_id, gate, plan, round_, allowed, context)
-        try:
-            answer = pause_flow_run(
-                wait_for_input=GateInput.with_initial_data(
-                    description=_form_text(incident_id, gate, plan, allowed, context),
-                    decision="approve",
-                ),
-                timeout=max(1, math.ceil(timeout)),
-                poll_interval=get_settings().gate_poll_interval_s,  # type: ignore[arg-type]
-                key=f"{gate.replace('_', '-')}-{round_}",
-            )
-        except FlowPauseTimeout:
-            _back_to_running()
+        suspend = _may_suspend(timeout)
+        with session_scope() as session:
+            since = gate_waits.waiting_since(session, incident_id, gate, round_, flow_run.get_id())
+        requested_at = since or utcnow()
+        if since is None:
+            _announce(incident_id, gate, plan, round_, allowed, context, timeout, suspend)
+        form = GateInput.with_initial_data(
+            description=_form_text(incident_id, gate, plan, allowed, context), decision="approve"
+        )
+        key = f"{gate.replace('_', '-')}-{round_}"
+        answer = (
+            _wait_then_suspend(form, key, requested_at, timeout)
+            if suspend
+            else _pause(form, key, timeout)
+        )
+        if answer is None:
             if auto_approve:
                 return _record(
                     incident_id,
@@ -102,15 +109,15 @@ def decide(
                     None,
                     requested_at,
                 )
+                _escalated(incident_id, gate, plan, round_)
                 escalations, round_ = escalations + 1, round_ + 1
                 continue
-            outcome = (
+            outcome: str = (
                 policy.on_final_timeout if policy.on_timeout == "escalate" else policy.on_timeout
             )
             return _record(
                 incident_id, gate, plan, round_, "timeout", outcome, "timeout", None, requested_at
             )
-        assert answer is not None
         try:
             role = gates.check_decider(plan, gate, answer.approver, allowed)
         except GateRefused as refused:
@@ -161,6 +168,72 @@ def decide(
         )
 
 
+def _may_suspend(timeout: float) -> bool:
+    """Suspend (free the process) only a deployment run, and only a wait outlasting the
+    in-process wait `gate_suspend_after_s`."""
+    settings = get_settings()
+    context = FlowRunContext.get()
+    has_deployment = context is not None and context.flow_run is not None
+    has_deployment = has_deployment and context.flow_run.deployment_id is not None  # type: ignore[union-attr]
+    return settings.gate_suspend and has_deployment and timeout > settings.gate_suspend_after_s
+
+
+def resumed_after_suspend() -> bool:
+    """This run started again from the top after a suspension (things already said stay said)."""
+    context = FlowRunContext.get()
+    return bool(context and context.flow_run and context.flow_run.empirical_policy.resuming)
+
+
+def _wait_then_suspend(
+    form: type[GateInput], key: str, requested_at: datetime, timeout: float
+) -> GateInput | None:
+    """A quick answer finds the run paused in-process (resumes in about a second); after
+    `gate_suspend_after_s` the run suspends and frees its process until answered or due."""
+    hot_until = requested_at + timedelta(seconds=get_settings().gate_suspend_after_s)
+    hot_left = (hot_until - utcnow()).total_seconds()
+    if hot_left >= 1:
+        answer = _pause(form, key, hot_left)
+        if answer is not None:
+            return answer
+    return _suspend(form, f"{key}-suspended", requested_at + timedelta(seconds=timeout))
+
+
+def _pause(form: type[GateInput], key: str, timeout: float) -> GateInput | None:
+    """Wait in-process; None when the timeout passes."""
+    try:
+        return pause_flow_run(  # type: ignore[call-overload]
+            wait_for_input=form,
+            timeout=max(1, math.ceil(timeout)),
+            poll_interval=get_settings().gate_poll_interval_s,
+            key=key,
+        )
+    except FlowPauseTimeout:
+        _back_to_running()
+        return None
+
+
+def _suspend(form: type[GateInput], key: str, deadline: datetime) -> GateInput | None:
+    """Suspend: the process exits and the flow starts again from the top when resumed.
+
+    The deadline is irp's, not the server's (no server timeout: an expired suspension would
+    only fail the run). The serve process reschedules a run whose deadline passed
+    (deployments/gate_timer.py); that re-entry finds the deadline gone and, unless an answer
+    arrived first, returns None (timed out). On a re-entry after an answer, Prefect refuses
+    the already-fired key and `suspend_flow_run` returns the stored answer.
+    """
+    if utcnow() >= deadline:
+        return _stored_answer(key)
+    return suspend_flow_run(wait_for_input=form, key=key)
+
+
+def _stored_answer(key: str) -> GateInput | None:
+    """The answer a resume saved for suspension `key`, if any."""
+    value: dict[str, object] | None = read_flow_run_input(  # type: ignore[assignment]
+        keyset_from_base_key(f"suspended-{key}")["response"]
+    )
+    return GateInput.model_validate(value) if value else None
+
+
 def _record(
     incident_id: str,
     gate: str,
@@ -197,9 +270,20 @@ def _record(
 
 
 def _announce(
-    incident_id: str, gate: str, plan: Plan, round_: int, allowed: list[str], context: str
+    incident_id: str,
+    gate: str,
+    plan: Plan,
+    round_: int,
+    allowed: list[str],
+    context: str,
+    timeout: float,
+    suspend: bool,
 ) -> None:
     policy = plan.gates[gate]
+    # Notify first: once the timeline says "waiting", an answer may come before the pause.
+    extra = {"gate": gate, "gate_title": policy.title, "round": round_, "deciders": allowed}
+    extra["question"] = policy.question
+    announce_gate(incident_id, "gate_waiting", plan, extra=extra, audiences=allowed)
     with session_scope() as session:
         timeline.record(
             session,
@@ -212,8 +296,19 @@ def _announce(
                 "round": round_,
                 "deciders": allowed,
                 "flow_run_id": flow_run.get_id(),
+                "timeout_s": timeout,
+                "suspended": suspend,
             },
         )
+
+
+def _escalated(incident_id: str, gate: str, plan: Plan, round_: int) -> None:
+    """A gate timed out and goes to the escalation roles: tell them and leadership."""
+    policy = plan.gates[gate]
+    extra = {"gate": gate, "gate_title": policy.title, "round": round_ + 1}
+    extra |= {"deciders": policy.escalate_to, "question": policy.question}
+    extra["timeout_s"] = policy.timeout_s
+    announce_gate(incident_id, "gate_escalated", plan, extra=extra, audiences=policy.escalate_to)
 
 
 def _form_text(incident_id: str, gate: str, plan: Plan, allowed: list[str], context: str) -> str:

@@ -9,7 +9,7 @@ from models.enums import IncidentType
 from models.report import InsiderThreatReport
 
 
-@flow(name="insider-threat", log_prints=True)
+@flow(name="insider-threat", log_prints=True, persist_result=True)
 def insider_threat(
     report: InsiderThreatReport | None = None,
     incident_id: str | None = None,
@@ -17,6 +17,9 @@ def insider_threat(
     auto_approve: bool = False,
     plan_file: str | None = None,
     faults: dict[str, int] | None = None,
+    notify_url: str | None = None,
+    scenario: str | None = None,
+    shortfall: dict[str, int] | None = None,
 ) -> str:
     """Respond to an insider threat. Give a new `report`, or the `incident_id` of an opened one."""
     return run_incident(
@@ -27,4 +30,7 @@ def insider_threat(
         auto_approve=auto_approve,
         plan_file=plan_file,
         faults=faults,
+        notify_url=notify_url,
+        scenario=scenario,
+        shortfall=shortfall,
     )

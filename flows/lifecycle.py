@@ -15,6 +15,7 @@ from flows import gates
 from irp import gates as gate_rules
 from irp import incidents, timeline
 from irp.db import session_scope
+from irp.drills import drill_setup
 from irp.errors import ActionFailed
 from irp.plan import get_plan
 from models.enums import IncidentStatus, IncidentType, Priority, Stage
@@ -22,7 +23,9 @@ from models.plan import Plan
 from models.report import IncidentReport
 from tasks.cleanup import release_resources, require_evidence, undo_containment, verify_recovery
 from tasks.command import grade_incident, override_priority
+from tasks.drills import score_drill
 from tasks.logistics import reserve_resources
+from tasks.notify import announce, tick_clocks
 from tasks.report import record_report
 from tasks.reporting import write_report
 from tasks.response import action_task, mark_contained, record_escalation, record_skipped
@@ -39,6 +42,13 @@ class Run:
     auto_approve: bool
     faults: dict[str, int] = field(default_factory=dict)
     shortfall: dict[str, int] = field(default_factory=dict)
+    notify_url: str | None = None
+    drill: bool = False
+    unanswered: frozenset[str] = frozenset()
+
+    def auto_decides(self, gate: str) -> bool:
+        """The drill policy answers this gate (a drill scenario may leave one unanswered)."""
+        return self.auto_approve and gate not in self.unanswered
 
 
 def run_incident(
@@ -50,16 +60,30 @@ def run_incident(
     auto_approve: bool = False,
     plan_file: str | None = None,
     faults: dict[str, int] | None = None,
+    notify_url: str | None = None,
+    scenario: str | None = None,
+    shortfall: dict[str, int] | None = None,
 ) -> str:
     """Walk the plan for one incident and return its id."""
-    plan = get_plan(plan_file)
+    plan, unanswered = drill_setup(get_plan(plan_file), scenario)
     options: dict[str, Any] = {"auto_approve": auto_approve, "plan_file": plan_file}
+    if scenario is not None:
+        options["scenario"] = scenario
     incident_id = record_report(incident_type, report, incident_id, drill, options)
-    run = Run(incident_id, plan, auto_approve, faults=dict(faults or {}))
-    for stage, body in STAGES:
-        if _ended(incident_id):
-            break
-        _stage(run, stage, body)
+    run = Run(incident_id, plan, auto_approve, faults=dict(faults or {}), notify_url=notify_url)
+    run.shortfall, run.drill, run.unanswered = dict(shortfall or {}), drill, unanswered
+    if not gates.resumed_after_suspend():
+        announce(incident_id, "report_received", plan, notify_url=notify_url)
+    try:
+        for stage, body in STAGES:
+            if _ended(incident_id):
+                break
+            _stage(run, stage, body)
+    except Exception:
+        # The run fails (a re-run continues where it stopped), but the report shows
+        # where the incident stands and what failed, so nobody waits for the re-run to read it.
+        write_report(run.incident_id, run.plan)
+        raise
     _stage(run, Stage.post_incident_report, post_incident_report, always=True)
     return incident_id
 
@@ -71,7 +95,7 @@ def command(run: Run) -> None:
         run.incident_id,
         "activation",
         run.plan,
-        auto_approve=run.auto_approve,
+        auto_approve=run.auto_decides("activation"),
         context="**Grading:** " + "; ".join(reasons),
     )
     _settle(run, "activation", outcome)
@@ -86,6 +110,13 @@ def command(run: Run) -> None:
                 "plan_activated",
                 "Emergency response plan activated",
             )
+        announce(
+            run.incident_id,
+            "plan_activated",
+            run.plan,
+            notify_url=run.notify_url,
+            drill_file=run.auto_approve,
+        )
 
 
 def response(run: Run) -> None:
@@ -100,7 +131,7 @@ def response(run: Run) -> None:
                 run.incident_id,
                 spec.gate,
                 run.plan,
-                auto_approve=run.auto_approve,
+                auto_approve=run.auto_decides(spec.gate),
                 context=f"**Action:** {spec.title}",
             )
             if outcome != "proceed":
@@ -124,6 +155,7 @@ def response(run: Run) -> None:
             f"{run.incident_id}: {len(failed)} action(s) failed: {', '.join(failed)}"
         )
     mark_contained(run.incident_id)
+    announce(run.incident_id, "contained", run.plan, notify_url=run.notify_url)
 
 
 def logistics(run: Run) -> None:
@@ -147,13 +179,20 @@ def cleanup(run: Run) -> None:
         require_evidence(run.incident_id)
     undo_containment(run.incident_id, run.plan)
     verify_recovery(run.incident_id, run.plan)
-    outcome = gates.decide(run.incident_id, "signoff", run.plan, auto_approve=run.auto_approve)
+    outcome = gates.decide(
+        run.incident_id, "signoff", run.plan, auto_approve=run.auto_decides("signoff")
+    )
     _settle(run, "signoff", outcome)
     release_resources(run.incident_id)
 
 
 def post_incident_report(run: Run) -> None:
-    write_report(run.incident_id, run.plan)
+    path = write_report(run.incident_id, run.plan)
+    announce(run.incident_id, "closed", run.plan, notify_url=run.notify_url)
+    extra = {"report_path": path}
+    announce(run.incident_id, "report_ready", run.plan, notify_url=run.notify_url, extra=extra)
+    if run.drill:
+        score_drill(run.incident_id, run.plan)
 
 
 STAGES: tuple[tuple[Stage, Callable[[Run], None]], ...] = (
@@ -174,6 +213,7 @@ def _stage(run: Run, stage: Stage, body: Callable[[Run], None], *, always: bool 
     with session_scope() as session:
         incident = incidents.get_incident(session, run.incident_id)
         incidents.complete_stage(session, incident, stage)
+    tick_clocks(run.incident_id, run.notify_url)
 
 
 def _settle(run: Run, gate: str, outcome: str) -> None:

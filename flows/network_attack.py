@@ -9,7 +9,7 @@ from models.enums import IncidentType
 from models.report import NetworkAttackReport
 
 
-@flow(name="network-attack", log_prints=True)
+@flow(name="network-attack", log_prints=True, persist_result=True)
 def network_attack(
     report: NetworkAttackReport | None = None,
     incident_id: str | None = None,
@@ -17,6 +17,9 @@ def network_attack(
     auto_approve: bool = False,
     plan_file: str | None = None,
     faults: dict[str, int] | None = None,
+    notify_url: str | None = None,
+    scenario: str | None = None,
+    shortfall: dict[str, int] | None = None,
 ) -> str:
     """Respond to a network attack. Give a new `report`, or the `incident_id` of an opened one."""
     return run_incident(
@@ -27,4 +30,7 @@ def network_attack(
         auto_approve=auto_approve,
         plan_file=plan_file,
         faults=faults,
+        notify_url=notify_url,
+        scenario=scenario,
+        shortfall=shortfall,
     )

@@ -10,6 +10,8 @@ from typing import Annotated, Any
 import click
 import typer
 
+from irp import cli_alerts, cli_metrics, cli_up
+from irp.cli_notify import register as register_notify
 from irp.errors import InvalidInput, IrpError, PlanError
 
 app = typer.Typer(
@@ -24,6 +26,11 @@ evidence_app = typer.Typer(help="Record evidence (chain of custody).", no_args_i
 app.add_typer(plan_app, name="plan")
 app.add_typer(incidents_app, name="incidents")
 app.add_typer(evidence_app, name="evidence")
+register_notify(app)
+cli_metrics.register(app)
+app.add_typer(cli_alerts.alerts_app, name="alerts")
+app.command("webhook")(cli_alerts.webhook)
+app.command("up")(cli_up.up)
 
 INCIDENT_TYPES = ["data-breach", "network-attack", "system-failure", "insider-threat"]
 
@@ -53,6 +60,10 @@ def drill(
     description: Annotated[str, typer.Option(help="What the scenario is about.")] = "",
     summary: Annotated[str | None, typer.Option(help="One-line summary.")] = None,
     reporter: Annotated[str, typer.Option(help="Who reports the drill incident.")] = "drill",
+    notify: Annotated[
+        str | None,
+        typer.Option("--notify", help="Apprise URL for every audience's drill messages."),
+    ] = None,
 ) -> None:
     """Run a complete drill of one incident type and print the incident id and report path."""
     from deployments.runs import run_drill
@@ -66,6 +77,7 @@ def drill(
         description=description,
         summary=summary,
         reporter=reporter,
+        notify_url=notify,
     )
     typer.echo(f"incident: {incident_id}")
     typer.echo(f"report: {report_path}")

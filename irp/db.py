@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import fcntl
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
@@ -10,7 +12,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine, event, text
 from sqlmodel import Session, create_engine
 
 import models  # noqa: F401  (registers every table on SQLModel.metadata)
@@ -41,6 +43,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 _migrated: set[str] = set()
+_migrate_lock = threading.Lock()
 
 
 def get_engine(url: str | None = None) -> Engine:
@@ -48,18 +51,38 @@ def get_engine(url: str | None = None) -> Engine:
     url = url or get_settings().sqlalchemy_url
     engine = _engine(url)
     if url not in _migrated:
-        migrate(engine)
-        _migrated.add(url)
+        with _migrate_lock:
+            if url not in _migrated:
+                migrate(engine)
+                _migrated.add(url)
     return engine
 
 
 def migrate(engine: Engine) -> None:
-    """Upgrade the schema to Alembic head; an upgrade never drops incidents."""
+    """Upgrade the schema to the Alembic heads; an upgrade never drops incidents. Processes
+    starting together (webhook app, workers) take turns: a file lock for SQLite, an advisory
+    lock for PostgreSQL."""
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
-    with engine.begin() as connection:
+    with _process_lock(engine), engine.begin() as connection:
+        if engine.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(7400201)"))
         config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+        command.upgrade(config, "heads")
+
+
+@contextmanager
+def _process_lock(engine: Engine) -> Iterator[None]:
+    database = engine.url.database if engine.dialect.name == "sqlite" else None
+    if not database or database == ":memory:":
+        yield
+        return
+    with open(f"{database}.migrate.lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 @contextmanager

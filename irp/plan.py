@@ -9,7 +9,9 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from irp.drill_checks import drill_reference_errors
 from irp.errors import PlanError
+from irp.notify.plan_checks import notify_reference_errors
 from models.enums import IncidentType
 from models.plan import Plan
 
@@ -110,6 +112,8 @@ def reference_errors(plan: Plan) -> list[tuple[Loc, str]]:
             )
     for rid, res in plan.resources.items():
         need("group", groups, res.owner, ("resources", rid, "owner"))
+    problems += notify_reference_errors(plan)
+    problems += drill_reference_errors(plan)
     return problems
 
 

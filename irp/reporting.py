@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 from sqlmodel import Session
 
-from irp import actions, evidence, gates, logistics, loss, timeline
+from irp import actions, clocks, evidence, gates, logistics, loss, timeline
 from irp.redact import default_redactor
 from models import Incident
 from models.enums import STAGE_ORDER
@@ -73,6 +73,25 @@ def measures_frame(session: Session, incident_id: str) -> pd.DataFrame:
     ]
     columns = ["action", "title", "group", "executor", "status", "attempts", "seconds"]
     return pd.DataFrame(rows, columns=[*columns, "containment", "undo", "last_error"])
+
+
+def clock_frame(session: Session, incident_id: str) -> pd.DataFrame:
+    """Each regulatory clock, met, missed or still running, with who notified and when."""
+    columns = ["rule", "title", "status", "deadline", "notified", "by", "reference", "source"]
+    rows = [
+        {
+            "rule": c["rule"],
+            "title": c["title"],
+            "status": c["status"],
+            "deadline": _fmt_time(c["deadline_at"]),
+            "notified": _fmt_time(c["notified_at"]) or "not yet",
+            "by": c["notified_by"],
+            "reference": c["reference"],
+            "source": c["source"],
+        }
+        for c in clocks.clock_rows(session, incident_id)
+    ]
+    return pd.DataFrame(rows, columns=columns)
 
 
 def improvements(
@@ -185,6 +204,7 @@ def build_report(session: Session, plan: Plan, incident: Incident, reports_dir: 
         columns=["what", "where", "sha256", "by", "at"],
     )
     people = sum(a.reserved for a in held if plan.resources[a.resource].kind == "people")
+    clock_table = clock_frame(session, incident.id)
     parts = loss.assess(incident, plan.loss_model, loss.people_hours(incident, people))
     suggestions = improvements(plan, measures, gate_rows, shortfalls)
 
@@ -243,7 +263,9 @@ def build_report(session: Session, plan: Plan, incident: Incident, reports_dir: 
             + "\n### Resources\n\n"
             + _md_table(resources)
             + "\n### Evidence (chain of custody)\n\n"
-            + _md_table(custody),
+            + _md_table(custody)
+            + "\n### Regulatory clocks\n\n"
+            + _md_table(clock_table),
         ),
         (
             "3. Loss assessment",
@@ -273,6 +295,7 @@ def build_report(session: Session, plan: Plan, incident: Incident, reports_dir: 
         suggestions,
         plan.review_questions,
         redact(incident.description),
+        clock_table,
     )
     folder = reports_dir / incident.id
     folder.mkdir(parents=True, exist_ok=True)
@@ -314,6 +337,7 @@ def _html(
     suggestions: list[str],
     questions: list[str],
     description: str,
+    clock_table: pd.DataFrame,
 ) -> str:
     def table(frame: pd.DataFrame) -> str:
         return (
@@ -337,6 +361,7 @@ def _html(
         f"<h2>1. Course of events</h2>{table(events)}<h3>Stage durations</h3>{_bar_chart(durations)}{table(durations)}"
         f"<h2>2. Measures taken</h2>{table(measures)}<h3>Gate decisions</h3>{table(pd.DataFrame(gate_rows))}"
         f"<h3>Resources</h3>{table(resources)}<h3>Evidence (chain of custody)</h3>{table(custody)}"
+        f"<h3>Regulatory clocks</h3>{table(clock_table)}"
         f"<h2>3. Loss assessment</h2>{table(loss_rows)}"
         f"<h2>4. Improvement suggestions</h2><ul>{items}</ul><h3>Review questions</h3><ul>{asks}</ul>"
         "</body></html>"

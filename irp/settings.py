@@ -27,8 +27,32 @@ class Settings(BaseSettings):
     gate_poll_interval_s: float = Field(
         default=1.0, gt=0, description="How often a paused gate looks for an answer."
     )
+    gate_suspend: bool = Field(
+        default=True,
+        description="A deployment run waiting at a gate suspends (frees its process) instead of pausing.",
+    )
+    gate_suspend_after_s: float = Field(
+        default=60.0,
+        ge=0,
+        description="A deployment run first waits this long in-process at a gate (a quick answer "
+        "resumes it in about a second), then suspends: restarting its process takes seconds.",
+    )
+    prefect_port: int = Field(default=4200, ge=1, le=65535, description="`irp up`: Prefect port.")
     prefect_ui_url: str | None = Field(
         default=None, description="Base URL of the Prefect UI for links."
+    )
+    webhook_host: str = Field(default="127.0.0.1", description="Alert webhook bind address.")
+    webhook_port: int = Field(default=8765, ge=0, le=65535, description="Alert webhook port.")
+    webhook_token: SecretStr | None = Field(
+        default=None, description="Bearer token (or Basic password) alert senders present."
+    )
+    webhook_basic_user: str = Field(default="alertmanager", description="Basic-auth user name.")
+    webhook_hmac_secret: SecretStr | None = Field(
+        default=None, description="HMAC-SHA256 secret (Standard Webhooks, Grafana)."
+    )
+    webhook_max_body: int = Field(default=1 << 20, gt=0, description="Largest body, bytes.")
+    webhook_local_demo: bool = Field(
+        default=False, description="Accept unauthenticated alerts (local demo only)."
     )
 
     @property
@@ -51,7 +75,7 @@ class Settings(BaseSettings):
     def sqlalchemy_url(self) -> str:
         if self.database_url is not None:
             return self.database_url.get_secret_value()
-        return f"sqlite:///{self.resolved_home / 'irp.db'}"
+        return running_stack_database_url(self) or f"sqlite:///{self.resolved_home / 'irp.db'}"
 
 
 @lru_cache
@@ -75,6 +99,19 @@ def configure_prefect(settings: Settings | None = None) -> None:
 def stack_file(settings: Settings | None = None) -> Path:
     """Written by `irp up` while it runs: how clients reach its Prefect API."""
     return (settings or get_settings()).resolved_home / "run" / "stack.json"
+
+
+def running_stack_database_url(settings: Settings) -> str | None:
+    """irp's database in the PostgreSQL of a running `irp up` (its process still alive)."""
+    try:
+        data = json.loads(stack_file(settings).read_text(encoding="utf-8"))
+        url, pid = data.get("irp_database_url"), int(data.get("pid", 0))
+        if not url or pid <= 0:
+            return None
+        os.kill(pid, 0)
+    except (OSError, ValueError, TypeError, AttributeError):
+        return None
+    return str(url)
 
 
 def running_stack_api_url(settings: Settings | None = None) -> str | None:

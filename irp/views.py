@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from irp import actions, evidence, gates, incidents, logistics, reporting, timeline
+from irp import actions, clocks, evidence, gates, incidents, logistics, reporting, timeline
 from irp.db import session_scope
 from irp.plan import get_plan
 from irp.settings import get_settings
@@ -51,6 +51,7 @@ def incident_detail(incident_id: str) -> dict[str, Any]:
                 e.model_dump(mode="json", exclude={"id", "incident_id"})
                 for e in evidence.items(session, incident_id)
             ],
+            "clocks": clocks.clock_rows(session, incident_id),
         }
         report = get_settings().reports_dir / incident_id / "report.md"
         detail["report"] = str(report) if report.exists() else None
@@ -81,6 +82,7 @@ def detail_text(detail: dict[str, Any]) -> str:
         "report",
     ]
     lines = [f"{k:>15}: {detail.get(k)}" for k in head]
+    lines += ["\nregulatory clocks:"] + [f"  {clocks.describe(c)}" for c in detail["clocks"]]
     lines.append("\ntimeline:")
     lines += [
         f"  {e['at']}  {e['stage']:<20} {e['kind']:<20} {e['actor']}: {e['message']}"

@@ -2,6 +2,9 @@
 
 from models.action import ActionRun
 from models.alert import Alert
+from models.alert_group import OpenIncidentGroup
+from models.clock import RegulatoryClock
+from models.drill_score import DrillScore
 from models.evidence import Evidence
 from models.gate import GateDecision
 from models.incident import Incident, IncidentPublic
@@ -12,6 +15,7 @@ from models.timeline import TimelineEvent
 __all__ = [
     "ActionRun",
     "Alert",
+    "DrillScore",
     "Evidence",
     "GateDecision",
     "Incident",

@@ -7,6 +7,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 from models.enums import IncidentType, NationalGrade, Priority, Stage
+from models.plan_alerts import DEFAULT_RULES, ClassificationRule
+from models.plan_drills import DrillProgram
 
 
 class Strict(BaseModel):
@@ -223,9 +225,22 @@ class Plan(Strict):
     drill: DrillPolicy = Field(default_factory=DrillPolicy)
     loss_model: LossModel
     review_questions: list[str] = Field(min_length=1)
+    notifications: _notify.NotificationPlan = Field(
+        default_factory=lambda: _notify.NotificationPlan()
+    )
+    classification: list[ClassificationRule] = Field(
+        default_factory=lambda: list(DEFAULT_RULES),
+        description="Alert -> incident type rules, first match wins (issue 3).",
+    )
+    drills: DrillProgram = Field(
+        default_factory=DrillProgram, description="Scheduled drills and their targets (issue 4)."
+    )
 
     def incident_type(self, incident_type: IncidentType) -> IncidentTypeSpec:
         return self.incident_types[incident_type]
 
     def role_person(self, role_id: str) -> str:
         return self.organisation.roles[role_id].person
+
+
+import models.plan_notify as _notify  # noqa: E402  (cyclic: it uses Condition from here)

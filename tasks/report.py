@@ -6,9 +6,11 @@ from typing import Any
 
 from prefect import task
 from prefect.runtime import flow_run
+from sqlmodel import select
 
 from irp import incidents, timeline
 from irp.db import session_scope
+from models import Incident
 from models.enums import IncidentType, Stage
 from models.report import IncidentReport
 from tasks.common import DB_TASK
@@ -23,7 +25,12 @@ def record_report(
     options: dict[str, Any],
 ) -> str:
     """Open the incident, or attach this run to an existing one (alert dispatch, re-run)."""
+    run_id = flow_run.get_id()
     with session_scope() as session:
+        if incident_id is None and run_id:
+            # A suspended run resumed from the top: the incident it opened is already its own.
+            attached = session.exec(select(Incident).where(Incident.flow_run_id == run_id)).first()
+            incident_id = attached.id if attached is not None else None
         if incident_id is None:
             if report is None:
                 raise ValueError("report: give a report or an incident_id")
@@ -36,7 +43,6 @@ def record_report(
                 raise ValueError(
                     f"incident_id: {incident_id} is a {incident.type.value}, not {incident_type.value}"
                 )
-        run_id = flow_run.get_id()
         if run_id and incident.flow_run_id != run_id:
             incident.flow_run_id = run_id
             session.add(incident)

@@ -37,4 +37,10 @@ def prefect_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     from prefect.testing.utilities import prefect_test_harness
 
     with prefect_test_harness(server_startup_timeout=120):
-        yield str(PREFECT_API_URL.value())
+        api_url = str(PREFECT_API_URL.value())
+        # Child processes and threads (the CLI, workers) reach the same server.
+        os.environ["PREFECT_API_URL"] = api_url
+        try:
+            yield api_url
+        finally:
+            os.environ.pop("PREFECT_API_URL", None)

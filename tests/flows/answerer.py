@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import threading
 import time
 from dataclasses import dataclass, field
@@ -33,7 +34,9 @@ class Answerer:
     _thread: threading.Thread | None = None
 
     def __enter__(self) -> Answerer:
-        self._thread = threading.Thread(target=self._run, daemon=True)
+        # The thread sees the test's Prefect settings (they live in a context variable).
+        context = contextvars.copy_context()
+        self._thread = threading.Thread(target=context.run, args=(self._run,), daemon=True)
         self._thread.start()
         return self
 

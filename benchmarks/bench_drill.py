@@ -1,0 +1,66 @@
+"""drill_ratio_<type>: an auto-approved drill of each type divided by a bare Prefect flow of six
+tasks, measured side by side in one process against one local server (target: at most 1.5)."""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+
+ROUNDS = 5
+
+
+def main() -> None:
+    home = tempfile.mkdtemp(prefix="irp-bench-drill-")
+    os.environ["IRP_HOME"] = home
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ["PREFECT_LOGGING_LEVEL"] = "WARNING"
+    os.environ["PREFECT_HOME"] = os.path.join(home, "prefect")
+
+    from prefect import flow, task
+    from prefect.testing.utilities import prefect_test_harness
+
+    from flows.registry import FLOWS, REPORTS
+    from models.enums import IncidentType
+
+    @task
+    def step(i: int) -> int:
+        return i
+
+    @flow
+    def bare_six_tasks() -> int:
+        return sum(step(i) for i in range(6))
+
+    def drill(itype: IncidentType) -> Callable[[], object]:
+        extra = {"account": "emp-1"} if itype == IncidentType.insider_threat else {}
+        report = REPORTS[itype](summary="benchmark drill", reporter="bench", **extra)
+        return lambda: FLOWS[itype](report=report, drill=True, auto_approve=True)
+
+    def timed(fn: Callable[[], object]) -> float:
+        start = time.perf_counter()
+        fn()
+        return time.perf_counter() - start
+
+    figures: dict[str, float] = {}
+    with prefect_test_harness(server_startup_timeout=120):
+        timed(bare_six_tasks)  # warm both paths once
+        for itype in IncidentType:
+            timed(drill(itype))
+        for itype in IncidentType:
+            bare, ours = [], []
+            for _ in range(ROUNDS):  # interleaved: the machine's drift hits both alike
+                bare.append(timed(bare_six_tasks))
+                ours.append(timed(drill(itype)))
+            ratio = statistics.median(ours) / statistics.median(bare)
+            figures[f"drill_ratio_{itype.value}"] = round(ratio, 3)
+            figures[f"drill_s_{itype.value}"] = round(statistics.median(ours), 3)
+            figures.setdefault("bare_six_task_flow_s", round(statistics.median(bare), 3))
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,165 @@
+"""Gates on the real stack: decision-to-next-stage latency, and memory with many runs waiting.
+
+`gate_resume_p95_s`: `irp approve`'s path (answer_gate -> resume_flow_run) on runs waiting
+in-process (the first `IRP_GATE_SUSPEND_AFTER_S` of a wait) to the response stage starting,
+from the timeline. `gate_resume_suspended_p95_s`: the same for suspended runs (a new process).
+`waiting_500_rss_mib`: summed RSS of the stack's process tree once BENCH_WAITING runs (500 on
+a big machine; default 40 to stay within minutes on two cores) are suspended at the gate;
+`waiting_measured` says how many were.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+WAITING = int(os.environ.get("BENCH_WAITING", "40"))
+HOT = int(os.environ.get("BENCH_HOT", "5"))
+
+
+def _port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _rss_mib(pids: list[int]) -> float:
+    seen: set[int] = set()
+    total = 0
+    for pid in pids:
+        try:
+            root = psutil.Process(pid)
+            for proc in [root, *root.children(recursive=True)]:
+                if proc.pid not in seen:
+                    seen.add(proc.pid)
+                    total += proc.memory_info().rss
+        except psutil.NoSuchProcess:
+            continue
+    return total / 2**20
+
+
+def _p95(values: list[float]) -> float:
+    values = sorted(values)
+    return values[max(0, round(0.95 * len(values)) - 1)]
+
+
+def _until(check: Any, deadline_s: float) -> Any:
+    end = time.monotonic() + deadline_s
+    while time.monotonic() < end:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise RuntimeError("benchmark timed out")
+
+
+def _waiting(state_name: str, run_ids: list[str], api: Any) -> bool:
+    runs = api.read_flow_runs(limit=len(run_ids) + 10)
+    names = {str(r.id): r.state.name if r.state else "" for r in runs}
+    return all(names.get(i) == state_name for i in run_ids)
+
+
+def _incident_of(run_id: str) -> str | None:
+    from sqlmodel import select
+
+    from irp.db import session_scope
+    from models import Incident
+
+    with session_scope() as session:
+        found = session.exec(select(Incident).where(Incident.flow_run_id == run_id)).first()
+        return found.id if found else None
+
+
+def _resume_latency(incident_id: str) -> float:
+    """answer_gate as `irp approve` does, then until the response stage starts."""
+    from sqlmodel import select
+
+    from deployments.runs import answer_gate
+    from irp.db import session_scope
+    from models import TimelineEvent
+
+    start = time.time()
+    answer_gate(incident_id, decision="approve", approver="cio", comment="bench", priority=None)
+
+    def started() -> float | None:
+        with session_scope() as session:
+            event = session.exec(
+                select(TimelineEvent).where(
+                    TimelineEvent.incident_id == incident_id,
+                    TimelineEvent.kind == "stage_started",
+                    TimelineEvent.stage == "response",
+                )
+            ).first()
+            return event.at.timestamp() if event else None
+
+    return float(_until(started, 300)) - start
+
+
+def _start(count: int) -> list[str]:
+    from prefect.deployments import run_deployment
+
+    ids = []
+    for n in range(count):
+        run = run_deployment(
+            "data-breach/irp",
+            parameters={"report": {"summary": f"bench {n}", "reporter": "bench"}},
+            timeout=0,
+        )
+        ids.append(str(run.id))  # type: ignore[union-attr]
+    return ids
+
+
+def main() -> None:
+    home = Path(tempfile.mkdtemp(prefix="irp-bench-gates-"))
+    os.environ["IRP_HOME"] = str(home)
+    os.environ["IRP_GATE_SUSPEND_AFTER_S"] = "120"
+    from irp.cli_up import full_stack
+    from irp.settings import get_settings
+    from irp.stack import StackConfig
+
+    get_settings.cache_clear()
+    config = StackConfig(home=home, prefect_port=_port())
+    figures: dict[str, float] = {}
+    with full_stack(config, webhook=False, echo=lambda _: None) as (stack, urls):
+        os.environ.update(
+            {k: v for k, v in stack.env.items() if k.startswith(("PREFECT_", "IRP_"))}
+        )
+        get_settings.cache_clear()
+        from prefect.client.orchestration import get_client
+
+        pids = [p.pid for p in stack.processes]
+        with get_client(sync_client=True) as api:
+            hot = _start(HOT)
+            _until(lambda: _waiting("Paused", hot, api), 300)
+            incidents = [_until(lambda r=r: _incident_of(r), 60) for r in hot]
+            figures["gate_resume_p95_s"] = _p95([_resume_latency(i) for i in incidents])
+            # Runs that outlast the in-process wait suspend: these hold no process.
+            stack.env["IRP_GATE_SUSPEND_AFTER_S"] = "0"
+            os.environ["IRP_GATE_SUSPEND_AFTER_S"] = "0"
+            stack.processes[-1].stop()
+            stack.processes.pop()
+            stack.add_process("serve-2", [sys.executable, "-m", "deployments.serve"])
+            pids = [p.pid for p in stack.processes]
+            waiting = _start(WAITING)
+            _until(lambda: _waiting("Suspended", waiting, api), 60 + 10 * WAITING)
+            if stack.postgres is not None:
+                pids.append(int(stack.postgres._server.get_pid()))
+            figures["waiting_500_rss_mib"] = round(_rss_mib(pids), 1)
+            figures["waiting_measured"] = WAITING
+            some = [_until(lambda r=r: _incident_of(r), 60) for r in waiting[:3]]
+            lat = [_resume_latency(i) for i in some]
+            figures["gate_resume_suspended_p95_s"] = _p95(lat)
+    figures = {k: round(v, 3) for k, v in figures.items()}
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,108 @@
+"""Shared by the webhook benchmarks: app factories for a uvicorn subprocess, and its control.
+
+`irp_app` is the real webhook app whose dispatch only appends the incident id to the file
+named by BENCH_DISPATCH_LOG (a counter of dispatch calls, no Prefect); `bare_app` only parses
+JSON and answers 202, the baseline.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+TOKEN = "bench-token-0123456789"
+_lock = threading.Lock()
+
+
+def irp_app() -> FastAPI:
+    from deployments.webhook import create_app
+    from irp.settings import get_settings
+    from models.enums import IncidentType
+
+    log = Path(os.environ["BENCH_DISPATCH_LOG"])
+
+    def count(incident_id: str, incident_type: IncidentType) -> str:
+        with _lock, log.open("a", encoding="utf-8") as out:
+            out.write(f"{incident_id}\n")
+        return f"counted-{incident_id}"
+
+    return create_app(get_settings(), dispatch=count)
+
+
+def bare_app() -> FastAPI:
+    app = FastAPI()
+
+    @app.post("/alerts/alertmanager")
+    async def receive(request: Request) -> JSONResponse:
+        await request.json()
+        return JSONResponse({"accepted": True}, 202)
+
+    @app.get("/healthz")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def uvicorn_process(
+    factory: str, home: Path, extra_env: dict[str, str] | None = None
+) -> Iterator[str]:
+    """Serve `benchmarks.webhook_support:<factory>` with uvicorn in a subprocess."""
+    port = free_port()
+    env = {
+        **os.environ,
+        **(extra_env or {}),
+        "IRP_HOME": str(home),
+        "IRP_WEBHOOK_TOKEN": TOKEN,
+        "BENCH_DISPATCH_LOG": str(home / "dispatched.txt"),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    }
+    env.pop("IRP_DATABASE_URL", None)
+    home.mkdir(parents=True, exist_ok=True)
+    cmd = [
+        sys.executable, "-m", "uvicorn", "--factory", f"benchmarks.webhook_support:{factory}",
+        "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", "--no-access-log",
+    ]  # fmt: skip
+    process = subprocess.Popen(cmd, env=env)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"{factory} did not start") from None
+                time.sleep(0.05)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(15)
+
+
+def irp_app_prefect() -> FastAPI:
+    """The webhook app as `irp webhook` builds it: dispatch through Prefect's API."""
+    from deployments.webhook import create_app
+    from irp.settings import configure_prefect, get_settings
+
+    configure_prefect()
+    return create_app(get_settings())

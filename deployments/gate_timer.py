@@ -1,0 +1,60 @@
+"""Gate deadlines for suspended runs: a suspended run holds no process, so the serve process
+reschedules it once its gate round is overdue and the flow records the timeout itself."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import datetime
+from uuid import UUID
+
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.responses import OrchestrationResult, SetStateStatus
+from prefect.states import Scheduled
+
+from irp import gate_waits
+from irp.db import session_scope
+from models.base import utcnow
+
+logger = logging.getLogger("irp.gate_timer")
+
+
+def resume_overdue(now: datetime | None = None) -> list[str]:
+    """Reschedule every suspended run whose gate round timed out; return their incident ids."""
+    now = now or utcnow()
+    with session_scope() as session:
+        overdue = gate_waits.overdue_suspended(session, now)
+    if not overdue:
+        return []
+    resumed: list[str] = []
+    with get_client(sync_client=True) as client:
+        for wait in overdue:
+            run = client.read_flow_run(UUID(wait.flow_run_id))
+            state = run.state
+            if state is None or not state.is_paused() or not state.state_details.pause_reschedule:
+                continue  # already resumed by an answer, or not suspended
+            result: OrchestrationResult[object] = client.set_flow_run_state(
+                run.id, Scheduled(scheduled_time=now, name="Resuming")
+            )
+            if result.status == SetStateStatus.ACCEPT:
+                logger.info("gate %s of %s timed out: run rescheduled", wait.gate, wait.incident_id)
+                resumed.append(wait.incident_id)
+    return resumed
+
+
+def run_gate_timer(stop: threading.Event, interval_s: float) -> None:
+    """Check deadlines every `interval_s` until `stop` is set; a failed check is retried."""
+    while not stop.wait(interval_s):
+        try:
+            resume_overdue()
+        except Exception:  # a database or API hiccup must not end the timer for every incident
+            logger.exception("gate timer check failed; retrying in %.1f s", interval_s)
+
+
+def start_gate_timer(interval_s: float) -> threading.Event:
+    """Run the timer in a daemon thread; set the returned event to stop it."""
+    stop = threading.Event()
+    threading.Thread(
+        target=run_gate_timer, args=(stop, interval_s), name="irp-gate-timer", daemon=True
+    ).start()
+    return stop

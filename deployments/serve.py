@@ -1,0 +1,141 @@
+"""`python -m deployments.serve`: the process `irp up` runs to execute flow runs.
+
+It serves one deployment per incident type (`<flow>/irp`, started from the UI's custom-run
+form or by alert dispatch) and the plan's drill schedules, and keeps suspended gates'
+deadlines (deployments/gate_timer.py).
+
+Missed drills: a drill whose scheduled time passed while irp was down is not caught up.
+At start, scheduled runs more than `MISSED_GRACE` late are cancelled with a message saying
+so (visible in the UI and to auditors); only future drills run. Stopping does not pause the
+deployments (`pause_on_shutdown=False`): their schedules stay as the plan says.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import TYPE_CHECKING, cast
+
+from irp.settings import configure_prefect, get_settings
+
+if TYPE_CHECKING:
+    from prefect.deployments.runner import RunnerDeployment
+
+MISSED_GRACE = timedelta(minutes=10)
+logger = logging.getLogger("irp.serve")
+
+
+def incident_deployments() -> list[RunnerDeployment]:
+    """One deployment per incident type; parameters and their form come from the flow."""
+    from prefect.deployments.runner import EntrypointType
+
+    from deployments.names import DEPLOYMENT
+    from flows.registry import FLOWS
+
+    return [
+        cast(
+            "RunnerDeployment",
+            flow.to_deployment(
+                name=DEPLOYMENT,
+                description=(flow.description or "").split("\n")[0],
+                tags=["irp", itype.cli_name],
+                entrypoint_type=EntrypointType.MODULE_PATH,
+            ),
+        )
+        for itype, flow in FLOWS.items()
+    ]
+
+
+def extra_deployments() -> list[RunnerDeployment]:
+    """Deployments served next to the incident ones: the plan's scheduled drills."""
+    from deployments.drills import scheduled_drill_deployments
+    from irp.plan import get_plan
+
+    plan_file = get_settings().plan_file
+    name = str(plan_file) if plan_file else None
+    return list(scheduled_drill_deployments(get_plan(name), name))
+
+
+def module_entrypoint(deployment: RunnerDeployment) -> RunnerDeployment:
+    """Turn a file-path entrypoint (`flows/x.py:f`) into a module path (`flows.x.f`)."""
+    from prefect.deployments.runner import EntrypointType
+
+    entrypoint = deployment.entrypoint or ""
+    if deployment.entrypoint_type == EntrypointType.FILE_PATH and ":" in entrypoint:
+        path, function = entrypoint.rsplit(":", 1)
+        module = path.removesuffix(".py").replace("/", ".").strip(".")
+        deployment.entrypoint = f"{module}.{function}"  # the engine imports it by module
+    return deployment
+
+
+def cancel_missed_runs(deployments: list[RunnerDeployment], grace: timedelta = MISSED_GRACE) -> int:
+    """Cancel schedule-made runs of these deployments that should have started long ago."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import (
+        DeploymentFilter,
+        DeploymentFilterId,
+        FlowRunFilter,
+        FlowRunFilterExpectedStartTime,
+        FlowRunFilterState,
+        FlowRunFilterStateName,
+    )
+    from prefect.exceptions import ObjectNotFound
+    from prefect.states import Cancelled
+
+    from models.base import utcnow
+
+    scheduled = [d for d in deployments if d.schedules]
+    if not scheduled:
+        return 0
+    cutoff = utcnow() - grace
+    cancelled = 0
+    with get_client(sync_client=True) as client:
+        ids = []
+        for d in scheduled:
+            try:
+                ids.append(client.read_deployment_by_name(f"{d.flow_name}/{d.name}").id)
+            except ObjectNotFound:
+                continue  # first start: nothing was scheduled yet
+        if not ids:
+            return 0
+        runs = client.read_flow_runs(
+            deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=ids)),
+            flow_run_filter=FlowRunFilter(
+                state=FlowRunFilterState(name=FlowRunFilterStateName(any_=["Scheduled", "Late"])),
+                expected_start_time=FlowRunFilterExpectedStartTime(before_=cutoff),  # type: ignore[arg-type]
+            ),
+            limit=200,
+        )
+        for run in runs:
+            if not run.auto_scheduled:
+                continue
+            client.set_flow_run_state(
+                run.id,
+                Cancelled(message="Missed: irp was not running at the scheduled time"),
+                force=True,
+            )
+            cancelled += 1
+    return cancelled
+
+
+def main() -> None:
+    """Serve until SIGTERM / Ctrl-C; runs that are waiting stay suspended in the database."""
+    configure_prefect()
+    from prefect import serve
+
+    from deployments.gate_timer import start_gate_timer
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    deployments = [module_entrypoint(d) for d in incident_deployments() + extra_deployments()]
+    missed = cancel_missed_runs(deployments)
+    if missed:
+        logger.warning("cancelled %d drill run(s) missed while irp was down", missed)
+    stop = start_gate_timer(max(1.0, get_settings().gate_poll_interval_s))
+    try:
+        serve(*deployments, pause_on_shutdown=False, print_starting_message=True)
+    finally:
+        stop.set()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,366 @@
+"""The alert webhook: Alertmanager, Grafana, CloudEvents and irp's generic JSON in, incidents
+and flow runs out.
+
+Order of checks per request: size (Content-Length, then the bytes actually read) -> auth
+(HMAC needs the raw body) -> content type -> JSON -> the source's parser -> store (committed
+before the 202) -> hand new incidents to the dispatcher. Errors are small JSON objects naming
+the field; nothing a sender does can produce a stack trace.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from sqlalchemy.exc import OperationalError
+
+from deployments.dispatch import Dispatcher, DispatchFn, start_deployment
+from irp.alerts import ingest
+from irp.alerts.auth import (
+    GRAFANA_SIGNATURE_HEADER,
+    check_basic,
+    check_bearer,
+    check_grafana_signature,
+    check_standard_webhooks,
+    standard_webhooks_key,
+)
+from irp.alerts.classify import ClassificationRule
+from irp.alerts.parsers import (
+    PARSERS,
+    AlertParseError,
+    GenericAlert,
+    ParsedAlert,
+    _AMBody,
+    _CloudEvent,
+    _GrafanaBody,
+)
+from irp.db import get_engine, session_scope
+from irp.errors import InvalidInput
+from irp.plan import get_plan
+from irp.settings import Settings, configure_prefect, get_settings
+
+log = logging.getLogger("irp.webhook")
+
+JSON = "application/json"
+CONTENT_TYPES: dict[str, tuple[str, ...]] = {
+    "alertmanager": (JSON,),
+    "grafana": (JSON,),
+    "cloudevents": ("application/cloudevents+json", JSON),
+    "generic": (JSON,),
+}
+BODY_MODELS: dict[str, type[BaseModel]] = {
+    "alertmanager": _AMBody,
+    "grafana": _GrafanaBody,
+    "cloudevents": _CloudEvent,
+    "generic": GenericAlert,
+}
+SUMMARIES = {
+    "alertmanager": "Prometheus Alertmanager webhook (version 4)",
+    "grafana": "Grafana alerting webhook",
+    "cloudevents": "A CloudEvents 1.0 event, structured JSON mode",
+    "generic": "irp's own alert format",
+}
+RETRY_AFTER_S = "5"
+# Strings PostgreSQL and UTF-8 cannot store: NUL and unpaired surrogates (checked exactly
+# only when the raw body contains such an escape).
+_SUSPECT_ESCAPE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])")
+
+
+class Problem(BaseModel):
+    """Every 4xx answer: what is wrong, and which field (a dotted path) when there is one."""
+
+    detail: str
+    field: str | None = None
+
+
+class Accepted(BaseModel):
+    """The 202 answer, sent only after the alerts are committed."""
+
+    stored: int = Field(description="New alerts stored.")
+    duplicates: int = Field(description="Alerts already stored (retries, re-sends).")
+    resolved: int
+    unmapped: int = Field(description="Stored, but no rule maps them: `irp alerts list`.")
+    incidents_opened: list[str]
+    incidents_attached: list[str]
+
+
+@dataclass(frozen=True)
+class WebhookAuth:
+    """Which credentials a request may present; any one configured method suffices."""
+
+    token: str | None
+    basic_user: str
+    hmac_secret: str | None
+    open_demo: bool
+
+    def allows(self, headers: Any, body: bytes) -> bool:
+        if self.open_demo:
+            return True
+        authorization = headers.get("authorization")
+        if self.token and (
+            check_bearer(authorization, self.token)
+            or check_basic(authorization, self.basic_user, self.token)
+        ):
+            return True
+        if self.hmac_secret:
+            if "webhook-signature" in headers and check_standard_webhooks(
+                headers, body, self.hmac_secret
+            ):
+                return True
+            if GRAFANA_SIGNATURE_HEADER in headers and check_grafana_signature(
+                headers, body, self.hmac_secret
+            ):
+                return True
+        return False
+
+
+def webhook_auth(settings: Settings) -> WebhookAuth:
+    """Refuse to run open to the network: a secret is required unless this is a local demo."""
+    token = settings.webhook_token.get_secret_value() if settings.webhook_token else None
+    secret = (
+        settings.webhook_hmac_secret.get_secret_value() if settings.webhook_hmac_secret else None
+    )
+    if secret:
+        try:
+            standard_webhooks_key(secret)
+        except ValueError as exc:
+            raise InvalidInput(f"IRP_WEBHOOK_HMAC_SECRET: {exc}") from None
+    if not token and not secret and not settings.webhook_local_demo:
+        raise InvalidInput(
+            "IRP_WEBHOOK_TOKEN or IRP_WEBHOOK_HMAC_SECRET: set one, or run a local demo "
+            "with `irp webhook --local-demo` (accepts unauthenticated alerts)"
+        )
+    return WebhookAuth(
+        token or None, settings.webhook_basic_user, secret or None, not (token or secret)
+    )
+
+
+def delivery_gate() -> None:
+    """Runs before every delivery; a no-op. Tests override it to fail a delivery on purpose
+    (as a crashed receiver would) and watch the sender retry."""
+
+
+def _problem(status: int, detail: str, field: str | None = None, **headers: str) -> JSONResponse:
+    return JSONResponse(Problem(detail=detail, field=field).model_dump(), status, headers=headers)
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+async def _read_limited(request: Request, limit: int) -> bytes | None:
+    """The body, or None as soon as it grows past `limit` (Content-Length can lie)."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _decode(body: bytes) -> Any:
+    data = json.loads(body, parse_constant=_reject_constant)
+    if _SUSPECT_ESCAPE.search(body):
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+        if "\x00" in json.dumps(data, ensure_ascii=False):
+            raise ValueError("strings must not contain NUL")
+    return data
+
+
+Handler = Callable[[Request], Awaitable[JSONResponse]]
+
+
+def _receiver(
+    source: str,
+    auth: WebhookAuth,
+    max_body: int,
+    store: Callable[[list[ParsedAlert]], ingest.IngestResult],
+    dispatcher: Dispatcher,
+) -> Handler:
+    parse = PARSERS[source]
+    allowed = CONTENT_TYPES[source]
+
+    async def receive(request: Request) -> JSONResponse:
+        length = request.headers.get("content-length")
+        if length is not None:
+            if not length.isdigit():
+                return _problem(400, "Content-Length: not a number", "Content-Length")
+            if int(length) > max_body:
+                return _problem(413, f"body: larger than {max_body} bytes", "body")
+        body = await _read_limited(request, max_body)
+        if body is None:
+            return _problem(413, f"body: larger than {max_body} bytes", "body")
+        if not auth.allows(request.headers, body):
+            return _problem(401, "unauthorized", None, **{"WWW-Authenticate": "Bearer"})
+        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if content_type not in allowed:
+            return _problem(415, f"Content-Type: must be {' or '.join(allowed)}", "Content-Type")
+        try:
+            data = _decode(body)
+        except (ValueError, UnicodeError, RecursionError):
+            return _problem(
+                400, "body: not valid JSON (UTF-8, no NaN, NUL or lone surrogates)", "body"
+            )
+        try:
+            alerts = parse(data)
+        except AlertParseError as exc:
+            return _problem(422, str(exc), exc.field)
+        result = await run_in_threadpool(store, alerts)
+        dispatcher.submit(result.opened)
+        return JSONResponse(result.as_dict(), 202)
+
+    return receive
+
+
+def _responses() -> dict[int | str, dict[str, Any]]:
+    described = {
+        400: "Body is not JSON, or a header is malformed.",
+        401: "Authentication failed.",
+        413: "Body too large.",
+        415: "Wrong Content-Type.",
+        422: "Not a valid alert of this format; `field` names the problem.",
+        503: "Storage unavailable; retry after `Retry-After` seconds.",
+    }
+    out: dict[int | str, dict[str, Any]] = {202: {"model": Accepted, "description": "Stored."}}
+    out.update({code: {"model": Problem, "description": text} for code, text in described.items()})
+    return out
+
+
+def _openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
+    """FastAPI's document plus each format's body schema (bodies are parsed by hand: HMAC
+    needs the raw bytes)."""
+
+    def build() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        doc = get_openapi(
+            title=app.title, version=app.version, description=app.description, routes=app.routes
+        )
+        schemas = doc.setdefault("components", {}).setdefault("schemas", {})
+        for source, model in BODY_MODELS.items():
+            name = f"{source.capitalize()}Body"
+            schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+            schemas.update(schema.pop("$defs", {}))
+            schemas[name] = schema
+            ref = {"schema": {"$ref": f"#/components/schemas/{name}"}}
+            doc["paths"][f"/alerts/{source}"]["post"]["requestBody"] = {
+                "required": True,
+                "content": {ctype: ref for ctype in CONTENT_TYPES[source]},
+            }
+        app.openapi_schema = doc
+        return doc
+
+    return build
+
+
+def create_app(
+    settings: Settings,
+    *,
+    dispatch: DispatchFn | None = None,
+    rules: list[ClassificationRule] | None = None,
+) -> FastAPI:
+    """The webhook app; refuses (InvalidInput) to build without credentials unless a demo."""
+    auth = webhook_auth(settings)
+    rules = rules if rules is not None else get_plan(settings.plan_file).classification
+    db_url = settings.sqlalchemy_url
+    get_engine(db_url)  # migrate now, not on the first alert
+    dispatcher = Dispatcher(dispatch or start_deployment, db_url)
+
+    def store(alerts: list[ParsedAlert]) -> ingest.IngestResult:
+        with session_scope(db_url) as session:
+            return ingest.ingest_alerts(session, alerts, rules)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        dispatcher.start()
+        yield
+        await run_in_threadpool(dispatcher.stop)
+
+    app = FastAPI(
+        title="irp alert webhook",
+        version="1",
+        description="Alerts in, incidents out. Authenticate with `Authorization: Bearer`, "
+        "Basic, Standard Webhooks signatures or Grafana's HMAC header.",
+        lifespan=lifespan,
+    )
+    app.state.dispatcher = dispatcher
+
+    @app.exception_handler(OperationalError)
+    async def storage_down(_: Request, exc: OperationalError) -> JSONResponse:
+        log.warning("storage unavailable: %s", type(exc.orig).__name__)
+        return _problem(
+            503, "storage unavailable, retry later", None, **{"Retry-After": RETRY_AFTER_S}
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_request(_: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {}
+        field = ".".join(str(p) for p in first.get("loc", ())) or None
+        return _problem(422, f"{field}: {first.get('msg', 'invalid')}", field)
+
+    @app.exception_handler(Exception)
+    async def unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.error("unexpected %s while receiving an alert", type(exc).__name__)
+        return _problem(
+            503,
+            "temporarily unable to accept alerts, retry later",
+            None,
+            **{"Retry-After": RETRY_AFTER_S},
+        )
+
+    @app.get("/healthz", summary="Liveness: the app answers and the database is reachable")
+    def healthz() -> dict[str, Any]:
+        with session_scope(db_url) as session:
+            pending = len(ingest.pending_dispatch_ids(session))
+        return {"status": "ok", "pending_dispatch": pending}
+
+    for source in PARSERS:
+        app.add_api_route(
+            f"/alerts/{source}",
+            _receiver(source, auth, settings.webhook_max_body, store, dispatcher),
+            methods=["POST"],
+            status_code=202,
+            summary=SUMMARIES[source],
+            responses=_responses(),
+            response_model=None,
+            dependencies=[Depends(delivery_gate)],
+            name=f"alerts_{source}",
+        )
+    app.openapi = _openapi(app)  # type: ignore[method-assign]
+    return app
+
+
+def serve_webhook(
+    settings: Settings | None = None,
+    *,
+    host: str | None = None,
+    port: int | None = None,
+    local_demo: bool = False,
+) -> None:
+    """Run the webhook with uvicorn until interrupted (`irp webhook`)."""
+    import uvicorn
+
+    settings = settings or get_settings()
+    if local_demo:
+        settings = settings.model_copy(update={"webhook_local_demo": True})
+    configure_prefect(settings)
+    app = create_app(settings)
+    uvicorn.run(
+        app,
+        host=host or settings.webhook_host,
+        port=settings.webhook_port if port is None else port,
+        log_level="info",
+    )

@@ -1,0 +1,321 @@
+"""Store parsed alerts and turn them into incidents: dedup, grouping, resolve, re-fire.
+
+Plain functions on a Session; the caller commits. Races between concurrent deliveries are
+settled by the database, never by check-then-insert:
+- `alert.dedup_key` is unique: an alert row is inserted with ON CONFLICT DO NOTHING, and a
+  conflict means another delivery already stored it (a retry or a re-send).
+- `open_incident_group.group_key` (`group:<type>:<service>`) is a primary key: only the
+  delivery that inserts it opens an incident; the others attach to that incident. A group
+  row whose incident has ended is deleted (only if it still names that incident) and claimed
+  again, so a re-fired alert after closure opens a new incident.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Table, delete, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session, col, select
+
+from irp import incidents, timeline
+from irp.alerts.classify import Classification, ClassificationRule, classify
+from irp.alerts.parsers import ParsedAlert
+from models import Alert, Incident, OpenIncidentGroup
+from models.base import utcnow
+from models.enums import IncidentStatus, IncidentType
+from models.report import IncidentReport
+
+ENDED = (IncidentStatus.closed, IncidentStatus.rejected, IncidentStatus.stopped)
+CLAIM_ATTEMPTS = 5
+_ATTACHED_NAMES = 5
+
+
+@dataclass
+class IngestResult:
+    """What one delivery did; `opened` incidents wait for dispatch."""
+
+    stored: int = 0
+    duplicates: int = 0
+    resolved: int = 0
+    unmapped: int = 0
+    opened: list[str] = field(default_factory=list)
+    attached: dict[str, list[str]] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "stored": self.stored,
+            "duplicates": self.duplicates,
+            "resolved": self.resolved,
+            "unmapped": self.unmapped,
+            "incidents_opened": self.opened,
+            "incidents_attached": sorted(set(self.attached) - set(self.opened)),
+        }
+
+
+def group_key(incident_type: IncidentType, service: str | None) -> str:
+    """Alerts of one type and service while an incident is open belong to that incident."""
+    return f"group:{incident_type.value}:{service or '-'}"
+
+
+def _insert_ignore(session: Session, table: Table, values: dict[str, Any]) -> bool:
+    """INSERT ... ON CONFLICT DO NOTHING; True if the row went in."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    result = session.execute(insert(table).values(**values).on_conflict_do_nothing())
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
+def _alert_row(session: Session, dedup_key: str) -> Alert:
+    return session.exec(select(Alert).where(Alert.dedup_key == dedup_key)).one()
+
+
+def ingest_alerts(
+    session: Session, alerts: Sequence[ParsedAlert], rules: list[ClassificationRule]
+) -> IngestResult:
+    """Store every alert once, link it to its incident, and open incidents where needed."""
+    result = IngestResult()
+    for alert in alerts:
+        _ingest_one(session, alert, rules, result)
+    for incident_id, names in result.attached.items():
+        if incident_id in result.opened and len(names) == 1:
+            continue  # the alert that opened it; the "reported" event says so
+        shown = ", ".join(names[:_ATTACHED_NAMES]) + (
+            " ..." if len(names) > _ATTACHED_NAMES else ""
+        )
+        incident = session.get(Incident, incident_id)
+        stage = incident.stage if incident else "report"
+        timeline.record(
+            session,
+            incident_id,
+            stage,
+            "alerts_attached",
+            f"{len(names)} alert(s) attached: {shown}",
+            actor="webhook",
+            data={"count": len(names)},
+        )
+    return result
+
+
+def _ingest_one(
+    session: Session, alert: ParsedAlert, rules: list[ClassificationRule], result: IngestResult
+) -> None:
+    found = classify(alert, rules)
+    values = {
+        "source": alert.source,
+        "dedup_key": alert.dedup_key,
+        "name": alert.name,
+        "status": alert.status,
+        "service": alert.service,
+        "incident_type": found.incident_type.value if found else None,
+        "subtype": found.subtype if found else None,
+        "priority": found.priority.value if found and found.priority else None,
+        "mapped": found is not None,
+        "labels": alert.labels,
+        "payload": alert.raw,
+        "starts_at": alert.starts_at,
+        "received_at": utcnow(),
+    }
+    if not _insert_ignore(session, Alert.__table__, values):  # type: ignore[attr-defined]
+        existing = _alert_row(session, alert.dedup_key)
+        if alert.status == "resolved":
+            _resolve(session, existing, alert, result)
+        else:
+            result.duplicates += 1
+        return
+    result.stored += 1
+    row = _alert_row(session, alert.dedup_key)
+    if found is None:
+        result.unmapped += 1
+        return
+    if alert.status == "resolved":
+        incident_id = _open_group_incident(session, group_key(found.incident_type, alert.service))
+        if incident_id is not None:
+            row.incident_id = incident_id
+            session.add(row)
+        _resolve(session, row, alert, result, already_stored=True)
+        return
+    incident_id = _incident_for(session, alert, found, result)
+    row.incident_id = incident_id
+    session.add(row)
+    result.attached.setdefault(incident_id, []).append(alert.name)
+
+
+def _resolve(
+    session: Session,
+    row: Alert,
+    alert: ParsedAlert,
+    result: IngestResult,
+    *,
+    already_stored: bool = False,
+) -> None:
+    """Mark the stored alert resolved once (a conditional UPDATE) and annotate its incident."""
+    if not already_stored:
+        changed = session.execute(
+            update(Alert)
+            .where(col(Alert.id) == row.id, col(Alert.status) != "resolved")
+            .values(status="resolved")
+        )
+        if changed.rowcount != 1:  # type: ignore[attr-defined]
+            result.duplicates += 1
+            return
+        session.refresh(row)
+    result.resolved += 1
+    if row.incident_id is None:
+        return
+    incident = session.get(Incident, row.incident_id)
+    ended = f" at {alert.ends_at.isoformat()}" if alert.ends_at else ""
+    timeline.record(
+        session,
+        row.incident_id,
+        incident.stage if incident else "report",
+        "alert_resolved",
+        f"Alert {alert.name} resolved{ended} ({alert.source})",
+        actor=alert.source,
+        data={"alert_id": row.id, "ends_at": alert.ends_at.isoformat() if alert.ends_at else None},
+    )
+
+
+def _open_group_incident(session: Session, key: str) -> str | None:
+    """The incident the group's row names, if that incident has not ended."""
+    group = session.get(OpenIncidentGroup, key, populate_existing=True)
+    if group is None or not group.incident_id:
+        return None
+    incident = session.get(Incident, group.incident_id)
+    if incident is None or incident.status in ENDED:
+        return None
+    return incident.id
+
+
+def _incident_for(
+    session: Session, alert: ParsedAlert, found: Classification, result: IngestResult
+) -> str:
+    """Attach to the group's open incident, or claim the group and open one."""
+    key = group_key(found.incident_type, alert.service)
+    for _ in range(CLAIM_ATTEMPTS):
+        group = session.get(OpenIncidentGroup, key, populate_existing=True)
+        if group is not None:
+            open_id = _open_group_incident(session, key)
+            if open_id is not None:
+                return open_id
+            # Its incident ended: free the key, unless someone already replaced the row.
+            session.execute(
+                delete(OpenIncidentGroup).where(
+                    col(OpenIncidentGroup.group_key) == key,
+                    col(OpenIncidentGroup.incident_id) == group.incident_id,
+                )
+            )
+            session.expunge(group)
+        claimed = _insert_ignore(
+            session,
+            OpenIncidentGroup.__table__,  # type: ignore[attr-defined]
+            {"group_key": key, "incident_id": "", "opened_at": utcnow()},
+        )
+        if claimed:
+            incident = open_from_alert(session, alert, found)
+            session.execute(
+                update(OpenIncidentGroup)
+                .where(col(OpenIncidentGroup.group_key) == key)
+                .values(incident_id=incident.id)
+            )
+            result.opened.append(incident.id)
+            return incident.id
+    raise RuntimeError(f"could not settle alert group {key!r}")  # pragma: no cover
+
+
+def _report(alert: ParsedAlert) -> IncidentReport:
+    summary = alert.summary if len(alert.summary.strip()) >= 3 else f"Alert: {alert.name}"
+    detected = alert.starts_at or utcnow()
+    return IncidentReport(
+        summary=summary[:500],
+        reporter=alert.source,
+        description=alert.annotations.get("description", "")[:20_000],
+        occurred_at=alert.starts_at,
+        detected_at=detected,
+        service=alert.service,
+        affected_services=[alert.service] if alert.service else [],
+    )
+
+
+def open_from_alert(session: Session, alert: ParsedAlert, found: Classification) -> Incident:
+    """A new incident waiting for dispatch, its report built from the alert."""
+    report = _report(alert).model_copy(update={"subtype": found.subtype})
+    hint = found.priority.value if found.priority else None
+    alert_facts = {
+        "source": alert.source,
+        "name": alert.name,
+        "severity": alert.severity,
+        "labels": alert.labels,
+        "rule": found.rule,
+        "priority_hint": hint,
+    }
+    incident = incidents.open_incident(
+        session,
+        found.incident_type,
+        report,
+        options={"priority_hint": hint, "alert_source": alert.source, "rule": found.rule},
+        dedup_key=f"alert:{alert.dedup_key}",
+        status=IncidentStatus.pending_dispatch,
+    )
+    incident.facts = {**incident.facts, "alert": alert_facts, "priority_hint": hint}
+    session.add(incident)
+    return incident
+
+
+def pending_dispatch_ids(session: Session, limit: int = 500) -> list[str]:
+    """Incidents opened from alerts whose flow run has not been started yet, oldest first."""
+    query = (
+        select(Incident.id)
+        .where(Incident.status == IncidentStatus.pending_dispatch)
+        .order_by(col(Incident.created_at))
+        .limit(limit)
+    )
+    return list(session.exec(query))
+
+
+def incident_type_of(session: Session, incident_id: str) -> IncidentType | None:
+    """The type, if the incident still waits for dispatch; else None (nothing to do)."""
+    incident = session.get(Incident, incident_id)
+    if incident is None or incident.status != IncidentStatus.pending_dispatch:
+        return None
+    return incident.type
+
+
+def mark_dispatched(session: Session, incident_id: str, flow_run_id: str) -> bool:
+    """pending_dispatch -> open, once (a conditional UPDATE: a run that already moved the
+    incident on is not pulled back), and the timeline names the flow run."""
+    changed = session.execute(
+        update(Incident)
+        .where(
+            col(Incident.id) == incident_id,
+            col(Incident.status) == IncidentStatus.pending_dispatch,
+        )
+        .values(status=IncidentStatus.open)
+    )
+    if changed.rowcount != 1:  # type: ignore[attr-defined]
+        return False
+    session.execute(
+        update(Incident)
+        .where(col(Incident.id) == incident_id, col(Incident.flow_run_id).is_(None))
+        .values(flow_run_id=flow_run_id)
+    )
+    timeline.record(
+        session,
+        incident_id,
+        "report",
+        "dispatched",
+        f"Flow run {flow_run_id} started for this incident",
+        actor="webhook",
+        data={"flow_run_id": flow_run_id},
+    )
+    return True
+
+
+def list_alerts(session: Session, *, unmapped_only: bool = False, limit: int = 200) -> list[Alert]:
+    """Alerts, newest first; `unmapped_only` shows those no rule maps (a person must)."""
+    query = select(Alert).order_by(col(Alert.received_at).desc(), col(Alert.id).desc())
+    if unmapped_only:
+        query = query.where(col(Alert.mapped).is_(False))
+    return list(session.exec(query.limit(limit)))

@@ -1,0 +1,193 @@
+"""`irp up`: the whole stack on one machine, stopped with Ctrl-C.
+
+PostgreSQL (embedded under IRP_HOME, or IRP_PREFECT_DATABASE_URL), the Prefect server and UI,
+the serve process running the deployments (deployments/serve.py) and the alert webhook.
+irp's own tables go into an `irp` database on the same PostgreSQL unless IRP_DATABASE_URL
+says otherwise. While it runs, $IRP_HOME/run/stack.json tells other `irp` commands where the
+API and irp's database are.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import httpx
+import typer
+
+from irp.settings import Settings, get_settings, stack_file
+from irp.stack import Stack, StackConfig, StackError, check_port_free
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SERVE_NAME = "serve"
+WEBHOOK_NAME = "webhook"
+
+
+def irp_database_url(stack: Stack) -> str | None:
+    """IRP_DATABASE_URL if set, else the stack's `irp` database; None means SQLite in home."""
+    explicit = os.environ.get("IRP_DATABASE_URL")
+    if explicit:
+        return explicit
+    return stack.postgres.irp_url if stack.postgres is not None else None
+
+
+def start_services(
+    stack: Stack,
+    settings: Settings,
+    *,
+    webhook: bool = True,
+    echo: Callable[[str], None] = print,
+    ready_deadline_s: float = 120.0,
+) -> dict[str, str]:
+    """With the stack's server up: migrate irp's tables, start serve and the webhook.
+
+    Returns the URLs to show. Raises StackError (naming the log) when a part does not start.
+    """
+    db_url = irp_database_url(stack)
+    if db_url is None:
+        stack.env.pop("IRP_DATABASE_URL", None)
+    else:
+        stack.env["IRP_DATABASE_URL"] = db_url
+    _migrate(db_url)
+    serve = stack.add_process(
+        SERVE_NAME, [sys.executable, "-m", "deployments.serve"], cwd=REPO_ROOT
+    )
+    wait_for_deployments(stack.api_url, ready_deadline_s, alive=serve.alive, log=serve.log_path)
+    urls = {
+        "ui_url": stack.ui_url,
+        "api_url": stack.api_url,
+        "docs_url": f"{stack.ui_url}/docs",
+    }
+    if webhook:
+        host, port = settings.webhook_host, settings.webhook_port
+        check_port_free(host, port)
+        argv = [sys.executable, "-m", "irp.cli", "webhook", "--host", host, "--port", str(port)]
+        if settings.webhook_token is None and settings.webhook_hmac_secret is None:
+            echo(
+                "warning: no IRP_WEBHOOK_TOKEN or IRP_WEBHOOK_HMAC_SECRET set: the webhook "
+                "accepts unauthenticated alerts (--local-demo); set one before exposing it"
+            )
+            argv.append("--local-demo")
+        base = f"http://{host}:{port}"
+        stack.add_process(
+            WEBHOOK_NAME,
+            argv,
+            cwd=REPO_ROOT,
+            ready_url=f"{base}/healthz",
+            ready_deadline_s=ready_deadline_s,
+        )
+        urls["webhook_url"] = base
+        urls["webhook_docs_url"] = f"{base}/docs"
+    return urls
+
+
+def _migrate(db_url: str | None) -> None:
+    """Create or upgrade irp's schema once, before several processes open it."""
+    from irp import db
+
+    db.get_engine(db_url or get_settings().sqlalchemy_url)
+
+
+def wait_for_deployments(
+    api_url: str,
+    deadline_s: float,
+    *,
+    alive: Callable[[], bool],
+    log: Path,
+    count: int = 4,
+) -> None:
+    """Wait until the serve process has registered the incident deployments."""
+    from deployments.names import DEPLOYMENT
+
+    body = {"deployments": {"name": {"any_": [DEPLOYMENT]}}}
+    end = time.monotonic() + deadline_s
+    with httpx.Client(timeout=5, trust_env=False) as client:
+        while time.monotonic() < end:
+            if not alive():
+                raise StackError(f"the serve process exited; see {log}")
+            try:
+                response = client.post(f"{api_url}/deployments/filter", json=body)
+                if response.status_code == 200 and len(response.json()) >= count:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.3)
+    raise StackError(f"the deployments were not registered within {deadline_s:.0f} s; see {log}")
+
+
+def write_stack_file(settings: Settings, urls: dict[str, str], db_url: str | None) -> Path:
+    """Tell other `irp` commands (approve, drill, incidents) how to reach this stack."""
+    path = stack_file(settings)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data: dict[str, object] = {**urls, "pid": os.getpid()}
+    if db_url is not None and "IRP_DATABASE_URL" not in os.environ:
+        data["irp_database_url"] = db_url
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=2), encoding="utf-8")
+    tmp.replace(path)
+    return path
+
+
+@contextmanager
+def full_stack(
+    config: StackConfig,
+    settings: Settings | None = None,
+    *,
+    webhook: bool = True,
+    env: Mapping[str, str] | None = None,
+    echo: Callable[[str], None] = print,
+) -> Iterator[tuple[Stack, dict[str, str]]]:
+    """The whole stack while the block runs (tests, benchmarks, `irp up`); `env` reaches every
+    child started after the server. stack.json is written inside and removed after."""
+    settings = settings or get_settings()
+    stack = Stack(config)
+    path = stack_file(settings)
+    try:
+        stack.start()
+        stack.env.update(env or {})
+        urls = start_services(stack, settings, webhook=webhook, echo=echo)
+        write_stack_file(settings, urls, stack.env.get("IRP_DATABASE_URL"))
+        yield stack, urls
+    finally:
+        stack.stop()
+        path.unlink(missing_ok=True)
+
+
+def up(
+    port: Annotated[
+        int | None,
+        typer.Option(help="Prefect server and UI port (default IRP_PREFECT_PORT, 4200)."),
+    ] = None,
+    webhook: Annotated[
+        bool, typer.Option("--webhook/--no-webhook", help="Also run the alert webhook.")
+    ] = True,
+) -> None:
+    """Start PostgreSQL, the Prefect server and UI, the deployments and the webhook; Ctrl-C stops all."""
+    settings = get_settings()
+    config = StackConfig(
+        home=settings.resolved_home,
+        prefect_port=port or settings.prefect_port,
+        database_url=os.environ.get("IRP_PREFECT_DATABASE_URL") or None,
+    )
+    typer.echo(f"irp: starting the stack in {config.home} (logs in {config.logs_dir})")
+    try:
+        with full_stack(config, settings, webhook=webhook, echo=typer.echo) as (stack, urls):
+            _show(urls)
+            stack.run_forever()
+        typer.echo("irp: stopped")
+    except KeyboardInterrupt:
+        typer.echo("irp: interrupted while starting; stopped")
+
+
+def _show(urls: dict[str, str]) -> None:
+    typer.echo(f"\nPrefect UI   {urls['ui_url']}\nPrefect API  {urls['api_url']}")
+    typer.echo(f"API docs     {urls['docs_url']}")
+    if "webhook_url" in urls:
+        typer.echo(f"Webhook      {urls['webhook_url']}  (docs {urls['webhook_docs_url']})")
+    typer.echo("\nirp is up. Press Ctrl-C to stop every process it started.")

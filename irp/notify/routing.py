@@ -1,0 +1,109 @@
+"""Who hears what: plan groups and roles are the audiences, their Apprise URLs the targets.
+
+Targets carry Apprise-style tags named after plan ids: a group's URLs are tagged with the
+group id, a role's with the role id and the role's group id. An audience (group or role id)
+reaches every target carrying its tag, so notifying `legal` reaches the legal group's channel
+and each legal role's own URL. Drills go to the plan's drill targets (or the run's
+`notify_url`) instead, unless the plan says drills may page real people.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pydantic import SecretStr
+
+from models.plan import Plan
+from models.plan_notify import TemplateKind
+
+
+@dataclass(frozen=True)
+class Target:
+    """One Apprise URL (a secret) and the tags that route to it."""
+
+    url: SecretStr
+    tags: frozenset[str]
+
+
+@dataclass(frozen=True)
+class Route:
+    """One message to send: to whom, in which words, where; `url` None means not sent."""
+
+    audience: str
+    template: TemplateKind
+    url: SecretStr | None
+    reason: str = ""
+
+
+def plan_targets(plan: Plan) -> list[Target]:
+    """Every configured URL with its tags; the same URL from two places merges its tags."""
+    tags: dict[str, set[str]] = {}
+    urls: dict[str, SecretStr] = {}
+    org = plan.organisation
+    for gid, group in org.groups.items():
+        for url in group.notify:
+            urls.setdefault(url.get_secret_value(), url)
+            tags.setdefault(url.get_secret_value(), set()).add(gid)
+    for rid, role in org.roles.items():
+        for url in role.notify:
+            urls.setdefault(url.get_secret_value(), url)
+            tags.setdefault(url.get_secret_value(), set()).update({rid, role.group})
+    return [Target(urls[key], frozenset(found)) for key, found in tags.items()]
+
+
+def select(targets: list[Target], tag: str) -> list[Target]:
+    """Targets carrying `tag` (Apprise semantics for a single tag)."""
+    return [t for t in targets if tag in t.tags]
+
+
+def audiences(plan: Plan, event: str, extra: list[str] | tuple[str, ...] = ()) -> list[str]:
+    """The event's audiences from the plan, plus `extra` (a gate's deciders), each once."""
+    wanted = [*plan.notifications.routes.get(event, []), *extra]  # type: ignore[call-overload]
+    return list(dict.fromkeys(wanted))
+
+
+def template_for(plan: Plan, audience: str) -> TemplateKind:
+    """The audience's template; a role without one uses its group's; else the leadership one."""
+    templates = plan.notifications.templates
+    if audience in templates:
+        return templates[audience]
+    role = plan.organisation.roles.get(audience)
+    if role is not None and role.group in templates:
+        return templates[role.group]
+    return "leadership"
+
+
+def routes(
+    plan: Plan,
+    event: str,
+    *,
+    drill: bool,
+    notify_url: str | None = None,
+    extra: list[str] | tuple[str, ...] = (),
+) -> list[Route]:
+    """One route per (audience, target). `notify_url` replaces every target (drill override)."""
+    found: list[Route] = []
+    targets = plan_targets(plan)
+    drill_policy = plan.notifications.drill
+    for audience in audiences(plan, event, extra):
+        template = template_for(plan, audience)
+        if notify_url:
+            found.append(Route(audience, template, SecretStr(notify_url)))
+            continue
+        if drill and not drill_policy.page_real_people:
+            if not drill_policy.targets:
+                found.append(
+                    Route(audience, template, None, "drill: the plan names no drill targets")
+                )
+            found += [Route(audience, template, url) for url in drill_policy.targets]
+            continue
+        chosen = select(targets, audience)
+        if not chosen:
+            found.append(Route(audience, template, None, f"no notify URL for {audience!r}"))
+        found += [Route(audience, template, t.url) for t in chosen]
+    return found
+
+
+def known_urls(plan: Plan) -> list[SecretStr]:
+    """Every URL the plan holds (targets and drill targets), to find one again by its mask."""
+    return [t.url for t in plan_targets(plan)] + list(plan.notifications.drill.targets)

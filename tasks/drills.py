@@ -1,0 +1,41 @@
+"""End of a drill: score it against the plan's targets and write the evidence for auditors."""
+
+from __future__ import annotations
+
+from prefect import task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.cache_policies import NO_CACHE
+
+from irp import drill_evidence, drills, incidents, timeline
+from irp.db import session_scope
+from irp.settings import get_settings
+from models.enums import Stage
+from models.plan import Plan
+
+
+@task(name="score-drill", retries=2, retry_delay_seconds=[0.5, 2], cache_policy=NO_CACHE)
+def score_drill(incident_id: str, plan: Plan) -> str:
+    """Write scorecard.csv and drill-evidence.md/.html, keep the scores, publish artifacts."""
+    with session_scope() as session:
+        incident = incidents.get_incident(session, incident_id)
+        card = drills.build_scorecard(session, plan, incident)
+        drills.save_scores(session, incident, card)
+        evidence = drill_evidence.write_evidence(plan, incident, card, get_settings().reports_dir)
+        timeline.record(
+            session,
+            incident_id,
+            Stage.post_incident_report,
+            "drill_scored",
+            f"Drill scorecard: {card.met} of {card.total} targets met, {len(card.gaps)} gap(s); "
+            f"evidence in {evidence.markdown_path}",
+            data={"path": str(evidence.markdown_path), "met": card.met, "total": card.total},
+        )
+    key = incident_id.lower()
+    create_markdown_artifact(
+        evidence.markdown, key=f"{key}-drill-evidence", description="Drill evidence"
+    )
+    scores = card.scores.astype(object).where(card.scores.notna(), None)
+    create_table_artifact(
+        scores.to_dict(orient="records"), key=f"{key}-scorecard", description="Drill scorecard"
+    )
+    return str(evidence.markdown_path)

@@ -1,0 +1,161 @@
+"""The HTTP contract: auth, every bad input's 4xx naming the field, OpenAPI, no 5xx."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import schemathesis
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from schemathesis.checks import not_a_server_error
+
+from deployments.webhook import create_app
+from irp.alerts.auth import sign_grafana, sign_standard_webhooks
+from irp.errors import InvalidInput
+from irp.settings import Settings
+from tests.webhook.conftest import AUTH, HMAC_SECRET, TOKEN
+from tests.webhook.payloads import am_alert, am_body
+
+FIXTURES = Path(__file__).parent.parent / "alerts" / "fixtures"
+BODY = json.dumps(am_body([am_alert("CheckoutDown")])).encode()
+JSON_CT = {"Content-Type": "application/json"}
+
+
+@pytest.fixture
+def client(app: FastAPI) -> Iterator[TestClient]:
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+def test_refuses_to_start_without_credentials(irp_home: Path) -> None:
+    from irp.settings import get_settings
+
+    with pytest.raises(InvalidInput, match="IRP_WEBHOOK_TOKEN"):
+        create_app(get_settings())
+    demo = create_app(get_settings().model_copy(update={"webhook_local_demo": True}))
+    with TestClient(demo) as test_client:
+        answer = test_client.post("/alerts/alertmanager", content=BODY, headers=JSON_CT)
+    assert answer.status_code == 202
+
+
+def test_bad_hmac_secret_refused(settings: Settings) -> None:
+    from pydantic import SecretStr
+
+    with pytest.raises(InvalidInput, match="IRP_WEBHOOK_HMAC_SECRET"):
+        create_app(settings.model_copy(update={"webhook_hmac_secret": SecretStr("whsec_!!")}))
+
+
+@pytest.mark.parametrize("source", ["alertmanager", "grafana", "cloudevents", "generic"])
+def test_each_source_accepts_its_fixture(client: TestClient, source: str) -> None:
+    body = (FIXTURES / f"{source}.json").read_bytes()
+    ctype = "application/cloudevents+json" if source == "cloudevents" else "application/json"
+    answer = client.post(f"/alerts/{source}", content=body, headers={**AUTH, "Content-Type": ctype})
+    assert answer.status_code == 202, answer.text
+    assert answer.json()["stored"] >= 1
+
+
+def test_auth_methods(client: TestClient) -> None:
+    def post(headers: dict[str, str]) -> int:
+        return client.post(
+            "/alerts/alertmanager", content=BODY, headers={**JSON_CT, **headers}
+        ).status_code
+
+    basic = base64.b64encode(f"alertmanager:{TOKEN}".encode()).decode()
+    now = int(time.time())
+    assert post({"Authorization": f"Basic {basic}"}) == 202
+    assert post(sign_standard_webhooks(HMAC_SECRET, "msg-1", now, BODY)) == 202
+    assert post(sign_grafana(HMAC_SECRET, BODY, now)) == 202
+    assert post(sign_grafana(HMAC_SECRET, BODY)) == 202
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"Authorization": "Bearer wrong"},
+        {"Authorization": f"Bearer {TOKEN}x"},
+        {"Authorization": "Basic " + base64.b64encode(b"alertmanager:nope").decode()},
+        sign_standard_webhooks(HMAC_SECRET, "m", 1_000_000, BODY),  # stale timestamp
+        sign_grafana("other-secret", BODY),
+    ],
+)
+def test_failed_auth_is_a_bare_401(client: TestClient, headers: dict[str, str]) -> None:
+    answer = client.post("/alerts/alertmanager", content=BODY, headers={**JSON_CT, **headers})
+    assert answer.status_code == 401
+    assert answer.json() == {"detail": "unauthorized", "field": None}
+
+
+def test_bad_inputs_name_the_field(client: TestClient) -> None:
+    def post(
+        content: bytes, ctype: str = "application/json", path: str = "alertmanager"
+    ) -> httpx.Response:
+        return client.post(
+            f"/alerts/{path}", content=content, headers={**AUTH, "Content-Type": ctype}
+        )
+
+    assert post(b"{not json").status_code == 400
+    assert post(b'{"a": NaN}').json()["field"] == "body"
+    assert post(b'{"alerts": [{"labels": {"a": "\\ud800"}}]}').status_code == 400
+    assert post(BODY, "text/plain").status_code == 415
+    assert post(BODY, "text/plain").json()["field"] == "Content-Type"
+    wrong = am_body([am_alert("X")])
+    wrong["alerts"][0]["startsAt"] = "yesterday"
+    answer = post(json.dumps(wrong).encode())
+    assert answer.status_code == 422
+    assert answer.json()["field"] == "alerts[0].startsAt"
+    answer = post(b'{"title": "x", "colour": "red"}', path="generic")
+    assert answer.status_code == 422 and answer.json()["field"] == "colour"
+    assert post(b"[]").json()["field"] == "body"
+
+
+def test_body_limit_on_header_and_on_bytes_read(settings: Settings, dispatches: object) -> None:
+    small = create_app(settings.model_copy(update={"webhook_max_body": 1000}), dispatch=dispatches)  # type: ignore[arg-type]
+    big = json.dumps(am_body([am_alert(f"A{i}") for i in range(50)])).encode()
+    with TestClient(small) as client:
+        answer = client.post("/alerts/alertmanager", content=big, headers={**AUTH, **JSON_CT})
+        assert answer.status_code == 413
+
+        def chunks() -> Iterator[bytes]:  # no Content-Length: chunked transfer
+            yield big[:500]
+            yield big[500:]
+
+        answer = client.post("/alerts/alertmanager", content=chunks(), headers={**AUTH, **JSON_CT})
+        assert answer.status_code == 413
+        assert answer.json()["field"] == "body"
+
+
+def test_healthz_and_docs(client: TestClient) -> None:
+    assert client.get("/healthz").json()["status"] == "ok"
+    doc = client.get("/openapi.json").json()
+    assert set(doc["paths"]) >= {
+        f"/alerts/{s}" for s in ("alertmanager", "grafana", "cloudevents", "generic")
+    }
+    body = doc["paths"]["/alerts/generic"]["post"]["requestBody"]
+    assert body["content"]["application/json"]["schema"]["$ref"].endswith("GenericBody")
+    assert client.get("/docs").status_code == 200
+
+
+def test_schemathesis_no_server_errors(app: FastAPI) -> None:
+    """Every operation in the OpenAPI document, 50 generated requests each: never a 5xx."""
+    api = schemathesis.openapi.from_asgi("/openapi.json", app)
+    operations = [result.ok() for result in api.get_all_operations()]  # type: ignore[union-attr]
+    assert len(operations) == 5
+
+    for operation in operations:
+
+        @given(case=operation.as_strategy())
+        @hsettings(
+            max_examples=50, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+        )
+        def no_5xx(case: schemathesis.Case) -> None:
+            case.call_and_validate(headers=AUTH, checks=[not_a_server_error])
+
+        no_5xx()
