@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
+
+from prefect.states import State
 
 from flows import gates
 from irp import gates as gate_rules
@@ -82,7 +84,9 @@ def run_incident(
     except Exception:
         # The run fails (a re-run continues where it stopped), but the report shows
         # where the incident stands and what failed, so nobody waits for the re-run to read it.
-        write_report(run.incident_id, run.plan)
+        write_report(run.incident_id, run.plan, close=False)
+        if run.drill:
+            score_drill(run.incident_id, run.plan)
         raise
     _stage(run, Stage.post_incident_report, post_incident_report, always=True)
     return incident_id
@@ -140,7 +144,9 @@ def response(run: Run) -> None:
         params = dict(spec.params)
         if spec.key in run.faults:
             params["fail_times"] = run.faults[spec.key]
-        state = action_task(spec)(run.incident_id, spec, params, return_state=True)
+        state = cast(
+            "State[Any]", action_task(spec)(run.incident_id, spec, params, return_state=True)
+        )
         if state.is_failed():
             failed.append(spec.title)
     if failed:

@@ -110,8 +110,8 @@ def reference_errors(plan: Plan) -> list[tuple[Loc, str]]:
             problems.append(
                 ((*base, "playbook"), "requires_evidence but no action preserves evidence")
             )
-    for rid, res in plan.resources.items():
-        need("group", groups, res.owner, ("resources", rid, "owner"))
+    for rid, inventory in plan.resources.items():
+        need("group", groups, inventory.owner, ("resources", rid, "owner"))
     problems += notify_reference_errors(plan)
     problems += drill_reference_errors(plan)
     return problems

@@ -15,6 +15,8 @@ from models.timeline import TimelineEvent
 __all__ = [
     "ActionRun",
     "Alert",
+    "OpenIncidentGroup",
+    "RegulatoryClock",
     "DrillScore",
     "Evidence",
     "GateDecision",

@@ -37,7 +37,7 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 def timestamp(*, nullable: bool = True, index: bool = False, default_now: bool = False) -> Any:
     """A datetime field stored as aware UTC."""
-    column = Column(UTCDateTime(), nullable=nullable, index=index)
+    column: Column[datetime] = Column(UTCDateTime(), nullable=nullable, index=index)
     if default_now:
         return Field(default_factory=utcnow, sa_column=column)
     return Field(default=None, sa_column=column)

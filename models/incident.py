@@ -23,7 +23,9 @@ class IncidentBase(SQLModel):
     reporter: str = Field(max_length=200)
     priority: Priority | None = Field(default=None, sa_type=enum_type(Priority))
     national_grade: NationalGrade | None = Field(default=None, sa_type=enum_type(NationalGrade))
-    status: IncidentStatus = Field(default=IncidentStatus.open, index=True, sa_type=enum_type(IncidentStatus))
+    status: IncidentStatus = Field(
+        default=IncidentStatus.open, index=True, sa_type=enum_type(IncidentStatus)
+    )
     stage: Stage = Field(default=Stage.report, sa_type=enum_type(Stage))
     drill: bool = Field(default=False, index=True)
     commander: str | None = Field(default=None, max_length=200)

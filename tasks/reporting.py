@@ -14,18 +14,20 @@ from tasks.common import DB_TASK
 
 
 @task(name="write-report", **DB_TASK)
-def write_report(incident_id: str, plan: Plan) -> str:
-    """Close an incident that got here active, then write report.md/.html and timeline.csv."""
+def write_report(incident_id: str, plan: Plan, close: bool = True) -> str:
+    """Close an incident that got here active (unless a stage failed: `close=False`), then
+    write report.md/.html and timeline.csv."""
     with session_scope() as session:
         incident = incidents.get_incident(session, incident_id)
-        if incident.status == IncidentStatus.active:
+        if close and incident.status == IncidentStatus.active:
             incident.status = IncidentStatus.closed
             incidents.mark_milestone(session, incident, "closed")
             timeline.record(
                 session, incident_id, Stage.post_incident_report, "closed", "Incident closed"
             )
-        incident.stage = Stage.post_incident_report
-        session.add(incident)
+        if close:
+            incident.stage = Stage.post_incident_report
+            session.add(incident)
         report = reporting.build_report(session, plan, incident, get_settings().reports_dir)
         timeline.record(
             session,

@@ -7,11 +7,10 @@ from typing import Any
 
 import yaml
 
+from flows.registry import REPORTS
 from irp.plan import DEFAULT_PLAN_FILE
 from models.enums import IncidentType
 from models.report import IncidentReport
-
-from flows.registry import REPORTS
 
 
 def make_report(incident_type: IncidentType, **overrides: Any) -> IncidentReport:
