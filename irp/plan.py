@@ -54,7 +54,10 @@ def _cached_plan(path: str) -> Plan:
 
 
 def get_plan(path: Path | str | None = None) -> Plan:
-    """The plan for a run, cached per file (the file is read once per process)."""
+    """The plan for a run (`path`, else IRP_PLAN_FILE, else the shipped plan), cached per file."""
+    from irp.settings import get_settings
+
+    path = path or get_settings().plan_file
     return _cached_plan(str(Path(path).resolve()) if path else str(DEFAULT_PLAN_FILE))
 
 

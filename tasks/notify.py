@@ -73,7 +73,7 @@ def announce(
     if event in ("gate_waiting", "gate_escalated"):
         run_id = extra.get("flow_run_id") or flow_run.get_id()
         extra["flow_run_id"] = run_id
-        extra["run_link"] = service.run_link(run_id, fallback=flow_run.ui_url)
+        extra["run_link"] = service.run_link(run_id)
     try:  # in the flow, not a task run: extra task runs near a gate slow its resume
         notify_task.fn(
             incident_id, event, plan, _notify_url(notify_url), extra, list(audiences), drill_file
@@ -95,7 +95,7 @@ def announce_gate(
     extra = dict(extra)
     run_id = extra.get("flow_run_id") or flow_run.get_id()
     extra["flow_run_id"] = run_id
-    extra["run_link"] = service.run_link(run_id, fallback=flow_run.ui_url)
+    extra["run_link"] = service.run_link(run_id)
     service.notify(
         incident_id,
         event,

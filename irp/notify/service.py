@@ -9,7 +9,6 @@ for `resend`; nothing here raises into the incident.
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict
@@ -17,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 import apprise
+from prefect.settings import PREFECT_UI_URL
 from pydantic import SecretStr
 from sqlmodel import Session, col, select
 
@@ -62,12 +62,12 @@ def masked_target(url: str) -> str:
     return str(plugin.url(privacy=True))
 
 
-def run_link(flow_run_id: str | None, fallback: str | None = None) -> str | None:
-    """The run's page in the Prefect UI: IRP_PREFECT_UI_URL or PREFECT_UI_URL, else `fallback`."""
-    base = get_settings().prefect_ui_url or os.environ.get("PREFECT_UI_URL")
-    if base and flow_run_id:
-        return f"{base.rstrip('/')}/runs/flow-run/{flow_run_id}"
-    return fallback
+def run_link(flow_run_id: str | None) -> str | None:
+    """The run's page in the Prefect UI: IRP_PREFECT_UI_URL, else the UI Prefect itself knows."""
+    if not flow_run_id:
+        return None
+    base = get_settings().prefect_ui_url or PREFECT_UI_URL.value()
+    return f"{base.rstrip('/')}/runs/flow-run/{flow_run_id}" if base else None
 
 
 def notify(

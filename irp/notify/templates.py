@@ -229,7 +229,9 @@ def _event_lines(ctx: MessageContext) -> list[str]:
             f"May decide: {', '.join(x.get('deciders', [])) or '-'}",
         ]
         if ctx.event == "gate_escalated":
-            lines.insert(0, f"Nobody decided within {x.get('timeout_s', '?')} s; escalated.")
+            waited = x.get("timeout_s")
+            waited_text = f"{waited:g}" if isinstance(waited, int | float) else "?"
+            lines.insert(0, f"Nobody decided within {waited_text} s; escalated.")
         lines.append(f"Prefect UI: {x.get('run_link') or 'flow run ' + str(x.get('flow_run_id'))}")
         lines.append(
             f'From a shell: irp approve {iid} --decision approve --by <role> --comment "..."'
