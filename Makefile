@@ -12,8 +12,11 @@ uv:
 	@$(UV) --version >/dev/null 2>&1 || { echo "uv not found: installing it with pip"; \
 	  $(PY_BOOT) -m pip install --quiet uv || $(PY_BOOT) -m pip install --quiet --user --break-system-packages uv; }
 
+# Bytecode compiled once at install: a flow run is a new process, and on machines that set
+# PYTHONDONTWRITEBYTECODE each one would otherwise recompile Prefect (5 s instead of 2 s).
 sync: uv
-	$(UV) sync --frozen
+	$(UV) sync --frozen --compile-bytecode
+	@$(UV) run --frozen python -m compileall -q irp models tasks flows deployments migrations >/dev/null
 
 up: sync
 	$(UV) run irp up

@@ -13,7 +13,7 @@ from prefect.deployments.runner import RunnerDeployment
 from prefect.schedules import Cron, Interval, Schedule
 
 from flows.registry import FLOWS
-from irp.drills import drill_report
+from irp.drill_scenarios import drill_report
 from models.plan import Plan
 from models.plan_drills import DrillScenario
 

@@ -17,12 +17,13 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
 from fastapi import Depends, FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SecretStr
 from sqlalchemy.exc import OperationalError
 
 from deployments.dispatch import Dispatcher, DispatchFn, start_deployment
@@ -125,11 +126,25 @@ class WebhookAuth:
         return False
 
 
+def _secret(value: SecretStr | None, block: str | None, variable: str) -> str | None:
+    """A secret from the environment, else from the named Prefect Secret block."""
+    if value is not None:
+        return value.get_secret_value() or None
+    if not block:
+        return None
+    from prefect.blocks.system import Secret
+
+    try:
+        return str(Secret.load(block).get()) or None
+    except (ValueError, httpx.HTTPError) as exc:  # no such block, or no Prefect API
+        raise InvalidInput(f"{variable}_BLOCK: cannot load Secret block {block!r}: {exc}") from None
+
+
 def webhook_auth(settings: Settings) -> WebhookAuth:
     """Refuse to run open to the network: a secret is required unless this is a local demo."""
-    token = settings.webhook_token.get_secret_value() if settings.webhook_token else None
-    secret = (
-        settings.webhook_hmac_secret.get_secret_value() if settings.webhook_hmac_secret else None
+    token = _secret(settings.webhook_token, settings.webhook_token_block, "IRP_WEBHOOK_TOKEN")
+    secret = _secret(
+        settings.webhook_hmac_secret, settings.webhook_hmac_secret_block, "IRP_WEBHOOK_HMAC_SECRET"
     )
     if secret:
         try:

@@ -17,7 +17,7 @@ from flows import gates
 from irp import gates as gate_rules
 from irp import incidents, timeline
 from irp.db import session_scope
-from irp.drills import drill_setup
+from irp.drill_scenarios import drill_setup
 from irp.errors import ActionFailed
 from irp.plan import get_plan
 from models.enums import IncidentStatus, IncidentType, Priority, Stage

@@ -12,7 +12,7 @@ Loc = tuple[str | int, ...]
 def drill_reference_errors(plan: Plan) -> list[tuple[Loc, str]]:
     """A fault, unanswered gate, shortfall or target that names nothing would silently test
     nothing: refuse it when the plan loads."""
-    from irp.drills import drill_report  # irp.drills reads the plan module: import late
+    from irp.drill_scenarios import drill_report  # reads the plan module: import late
 
     problems: list[tuple[Loc, str]] = []
     gates = set(plan.gates)

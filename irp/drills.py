@@ -1,4 +1,4 @@
-"""Drills: set a scenario up, score the run against the plan's targets, keep the evidence.
+"""Drills: score the run against the plan's targets, keep the evidence.
 
 The scorecard is computed from the same records as the post-incident report (timeline, gate
 decisions, action runs, allocations), so an auditor can trace every line back to them.
@@ -13,58 +13,12 @@ import pandas as pd
 from sqlmodel import Session, col, delete, select
 
 from irp import actions, gates, logistics, reporting
-from irp.errors import InvalidInput
 from models import DrillScore, Incident
-from models.enums import IncidentType
 from models.plan import Plan
-from models.plan_drills import DrillScenario, DrillTargets
-from models.report import (
-    DataBreachReport,
-    IncidentReport,
-    InsiderThreatReport,
-    NetworkAttackReport,
-    SystemFailureReport,
-)
+from models.plan_drills import DrillTargets
 
-REPORT_MODELS: dict[IncidentType, type[IncidentReport]] = {
-    IncidentType.data_breach: DataBreachReport,
-    IncidentType.network_attack: NetworkAttackReport,
-    IncidentType.system_failure: SystemFailureReport,
-    IncidentType.insider_threat: InsiderThreatReport,
-}
 SCORE_COLUMNS = ["kind", "name", "target_s", "actual_s", "result", "note"]
 AD_HOC = "ad-hoc"
-
-
-def drill_report(name: str, scenario: DrillScenario) -> IncidentReport:
-    """The report a scheduled drill files: the scenario's facts, marked as a drill."""
-    fields = {
-        "summary": f"Drill {name}: {scenario.title}",
-        "reporter": "drill scheduler",
-        "description": f"Scheduled drill '{name}' from the plan.",
-        **scenario.report,
-    }
-    if scenario.subtype is not None:
-        fields.setdefault("subtype", scenario.subtype)
-    return REPORT_MODELS[scenario.incident_type].model_validate(fields)
-
-
-def drill_setup(plan: Plan, scenario: str | None) -> tuple[Plan, frozenset[str]]:
-    """The plan as this run sees it and the gates nobody answers: an unanswered gate times out
-    after the scenario's short timeout (each round), then the plan's escalation applies."""
-    if scenario is None:
-        return plan, frozenset()
-    spec = plan.drills.scenarios.get(scenario)
-    if spec is None:
-        known = ", ".join(sorted(plan.drills.scenarios)) or "none"
-        raise InvalidInput(f"scenario: {scenario!r} is not in the plan's drills (known: {known})")
-    if not spec.unanswered_gates:
-        return plan, frozenset()
-    short = {
-        gate: plan.gates[gate].model_copy(update={"timeout_s": spec.gate_timeout_s})
-        for gate in spec.unanswered_gates
-    }
-    return plan.model_copy(update={"gates": {**plan.gates, **short}}), frozenset(short)
 
 
 @dataclass

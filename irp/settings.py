@@ -50,6 +50,14 @@ class Settings(BaseSettings):
     webhook_hmac_secret: SecretStr | None = Field(
         default=None, description="HMAC-SHA256 secret (Standard Webhooks, Grafana)."
     )
+    webhook_token_block: str | None = Field(
+        default=None,
+        description="Prefect Secret block holding the token, if not in the environment.",
+    )
+    webhook_hmac_secret_block: str | None = Field(
+        default=None,
+        description="Prefect Secret block holding the HMAC secret, if not in the environment.",
+    )
     webhook_max_body: int = Field(default=1 << 20, gt=0, description="Largest body, bytes.")
     webhook_local_demo: bool = Field(
         default=False, description="Accept unauthenticated alerts (local demo only)."

@@ -6,7 +6,7 @@ from prefect import task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
-from irp import drill_evidence, drills, incidents, timeline
+from irp import incidents, timeline
 from irp.db import session_scope
 from irp.settings import get_settings
 from models.enums import Stage
@@ -16,6 +16,8 @@ from models.plan import Plan
 @task(name="score-drill", retries=2, retry_delay_seconds=[0.5, 2], cache_policy=NO_CACHE)
 def score_drill(incident_id: str, plan: Plan) -> str:
     """Write scorecard.csv and drill-evidence.md/.html, keep the scores, publish artifacts."""
+    from irp import drill_evidence, drills  # pandas: loaded when scoring, not at run start
+
     with session_scope() as session:
         incident = incidents.get_incident(session, incident_id)
         card = drills.build_scorecard(session, plan, incident)

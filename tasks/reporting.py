@@ -5,7 +5,7 @@ from __future__ import annotations
 from prefect import task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
-from irp import incidents, reporting, timeline
+from irp import incidents, timeline
 from irp.db import session_scope
 from irp.settings import get_settings
 from models.enums import IncidentStatus, Stage
@@ -17,6 +17,8 @@ from tasks.common import DB_TASK
 def write_report(incident_id: str, plan: Plan, close: bool = True) -> str:
     """Close an incident that got here active (unless a stage failed: `close=False`), then
     write report.md/.html and timeline.csv."""
+    from irp import reporting  # pandas: loaded when writing, not at run start
+
     with session_scope() as session:
         incident = incidents.get_incident(session, incident_id)
         if close and incident.status == IncidentStatus.active:

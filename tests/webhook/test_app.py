@@ -53,6 +53,24 @@ def test_bad_hmac_secret_refused(settings: Settings) -> None:
         create_app(settings.model_copy(update={"webhook_hmac_secret": SecretStr("whsec_!!")}))
 
 
+def test_secrets_may_come_from_prefect_secret_blocks(irp_home: Path, prefect_api: str) -> None:
+    from prefect.blocks.system import Secret
+
+    from irp.settings import get_settings
+
+    Secret(value="block-token").save("irp-webhook-token-test", overwrite=True)
+    settings = get_settings().model_copy(update={"webhook_token_block": "irp-webhook-token-test"})
+    with TestClient(create_app(settings)) as test_client:
+        post = test_client.post
+        bearer = {**JSON_CT, "Authorization": "Bearer block-token"}
+        assert post("/alerts/alertmanager", content=BODY, headers=bearer).status_code == 202
+        assert post("/alerts/alertmanager", content=BODY, headers=JSON_CT).status_code == 401
+
+    missing = settings.model_copy(update={"webhook_token_block": "no-such-block"})
+    with pytest.raises(InvalidInput, match="IRP_WEBHOOK_TOKEN_BLOCK: cannot load Secret block"):
+        create_app(missing)
+
+
 @pytest.mark.parametrize("source", ["alertmanager", "grafana", "cloudevents", "generic"])
 def test_each_source_accepts_its_fixture(client: TestClient, source: str) -> None:
     body = (FIXTURES / f"{source}.json").read_bytes()
