@@ -15,7 +15,7 @@ import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import httpx
 from fastapi import Depends, FastAPI, Request
@@ -135,7 +135,8 @@ def _secret(value: SecretStr | None, block: str | None, variable: str) -> str | 
     from prefect.blocks.system import Secret
 
     try:
-        return str(Secret.load(block).get()) or None
+        loaded = cast(Secret[str], Secret.load(block))  # sync here: no event loop at startup
+        return str(loaded.get()) or None
     except (ValueError, httpx.HTTPError) as exc:  # no such block, or no Prefect API
         raise InvalidInput(f"{variable}_BLOCK: cannot load Secret block {block!r}: {exc}") from None
 
