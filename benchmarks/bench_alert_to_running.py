@@ -17,25 +17,34 @@ import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import cast
+from typing import TYPE_CHECKING, Any, cast
 from uuid import UUID
 
 import httpx
 
+if TYPE_CHECKING:
+    from prefect.client.schemas.objects import FlowRun
+
 from benchmarks.webhook_support import TOKEN, free_port, uvicorn_process
 
 ALERTS = 8
+BARE = "bare-flow/irp"
+
+
+def bare_flow() -> None:
+    """The baseline: a deployment whose flow does nothing, served by the same runner."""
 
 
 def serve_deployments() -> None:
-    """Child process: register and serve one deployment per incident type."""
-    from prefect import serve
+    """Child process: register and serve one deployment per incident type, and the baseline."""
+    from prefect import flow, serve
     from prefect.deployments.runner import RunnerDeployment
 
     from deployments.names import DEPLOYMENT
     from flows.registry import FLOWS
 
-    deployments = [cast(RunnerDeployment, f.to_deployment(name=DEPLOYMENT)) for f in FLOWS.values()]
+    flows = [*FLOWS.values(), flow(name="bare-flow")(bare_flow)]
+    deployments = [cast(RunnerDeployment, f.to_deployment(name=DEPLOYMENT)) for f in flows]
     serve(*deployments, print_starting_message=False)
 
 
@@ -116,8 +125,9 @@ def main() -> None:
             from prefect.client.orchestration import get_client
 
             with get_client(sync_client=True) as client:
-                _wait("deployments", lambda: len(client.read_deployments()) >= 4)
+                _wait("deployments", lambda: len(client.read_deployments()) >= 5)
                 latencies = _measure(home, env, client)
+                bare = [_bare_to_running(client) for _ in range(ALERTS)]
         finally:
             if runner is not None:
                 _stop(runner)
@@ -129,9 +139,28 @@ def main() -> None:
             {
                 "alert_to_running_p50_s": round(statistics.median(latencies), 2),
                 "alert_to_running_p95_s": round(cuts[18], 2),
+                "bare_deployment_to_running_p50_s": round(statistics.median(bare), 2),
+                "bare_deployment_to_running_p95_s": round(statistics.quantiles(bare, n=20)[18], 2),
             }
         )
     )
+
+
+def _bare_to_running(client: Any) -> float:
+    """What Prefect alone costs on this machine: run_deployment to Running for a no-op flow."""
+    from prefect.deployments import run_deployment
+
+    sent = datetime.now(UTC)
+    run = cast("FlowRun", run_deployment(BARE, timeout=0))
+    running: list[datetime] = []
+
+    def started() -> bool:
+        states = client.read_flow_run_states(run.id)
+        running.extend(s.timestamp for s in states if s.type.value == "RUNNING")
+        return bool(running)
+
+    _wait("bare run to start", started)
+    return (min(running) - sent).total_seconds()
 
 
 def _measure(home: Path, env: dict[str, str], client: object) -> list[float]:

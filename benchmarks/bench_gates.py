@@ -3,9 +3,8 @@
 `gate_resume_p95_s`: `irp approve`'s path (answer_gate -> resume_flow_run) on runs waiting
 in-process (the first `IRP_GATE_SUSPEND_AFTER_S` of a wait) to the response stage starting,
 from the timeline. `gate_resume_suspended_p95_s`: the same for suspended runs (a new process).
-`waiting_500_rss_mib`: summed RSS of the stack's process tree once BENCH_WAITING runs (500 on
-a big machine; default 40 to stay within minutes on two cores) are suspended at the gate;
-`waiting_measured` says how many were.
+`waiting_500_rss_mib`: summed RSS of the stack's process tree once BENCH_WAITING runs (default
+500; set fewer for a quick look) are suspended at the gate; `waiting_measured` says how many.
 """
 
 from __future__ import annotations
@@ -21,7 +20,7 @@ from typing import Any
 
 import psutil
 
-WAITING = int(os.environ.get("BENCH_WAITING", "40"))
+WAITING = int(os.environ.get("BENCH_WAITING", "500"))
 HOT = int(os.environ.get("BENCH_HOT", "5"))
 
 

@@ -132,7 +132,12 @@ def main() -> None:
         logger.warning("cancelled %d drill run(s) missed while irp was down", missed)
     stop = start_gate_timer(max(1.0, get_settings().gate_poll_interval_s))
     try:
-        serve(*deployments, pause_on_shutdown=False, print_starting_message=True)
+        serve(
+            *deployments,
+            pause_on_shutdown=False,
+            print_starting_message=True,
+            limit=get_settings().run_limit,
+        )
     finally:
         stop.set()
 

@@ -10,8 +10,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import Engine, event, text
 from sqlmodel import Session, create_engine
 
@@ -62,6 +60,9 @@ def migrate(engine: Engine) -> None:
     """Upgrade the schema to the Alembic heads; an upgrade never drops incidents. Processes
     starting together (webhook app, workers) take turns: a file lock for SQLite, an advisory
     lock for PostgreSQL."""
+    from alembic import command  # imported here: a flow run reaches Running sooner
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     with _process_lock(engine), engine.begin() as connection:

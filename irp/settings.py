@@ -31,6 +31,12 @@ class Settings(BaseSettings):
         default=True,
         description="A deployment run waiting at a gate suspends (frees its process) instead of pausing.",
     )
+    run_limit: int = Field(
+        default=16,
+        ge=1,
+        description="`irp up`: flow runs executing at once on this machine (each is a process of "
+        "about 150 MB); more wait Scheduled. Suspended runs hold no slot.",
+    )
     gate_suspend_after_s: float = Field(
         default=60.0,
         ge=0,
