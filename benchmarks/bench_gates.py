@@ -61,9 +61,21 @@ def _until(check: Any, deadline_s: float) -> Any:
 
 
 def _waiting(state_name: str, run_ids: list[str], api: Any) -> bool:
-    runs = api.read_flow_runs(limit=len(run_ids) + 10)
-    names = {str(r.id): r.state.name if r.state else "" for r in runs}
-    return all(names.get(i) == state_name for i in run_ids)
+    """Every run in `state_name` (read 200 at a time: the API's page limit)."""
+    from uuid import UUID
+
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+    for start in range(0, len(run_ids), 200):
+        chunk = [UUID(i) for i in run_ids[start : start + 200]]
+        runs = api.read_flow_runs(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=chunk)), limit=200
+        )
+        if len(runs) < len(chunk) or any(
+            r.state is None or r.state.name != state_name for r in runs
+        ):
+            return False
+    return True
 
 
 def _incident_of(run_id: str) -> str | None:

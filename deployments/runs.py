@@ -11,6 +11,8 @@ from irp.errors import GateRefused, InvalidInput, IrpError
 from irp.plan import get_plan
 from irp.settings import configure_prefect
 from models.enums import IncidentType, Priority
+from models.plan import Plan
+from models.report import IncidentReport
 
 
 def run_drill(
@@ -23,21 +25,28 @@ def run_drill(
     reporter: str,
     faults: dict[str, int] | None = None,
     notify_url: str | None = None,
+    scenario: str | None = None,
 ) -> tuple[str, str]:
-    """Run a drill in this process; return the incident id and the report path."""
+    """Run a drill in this process (a plan scenario's, if named); return the incident id and
+    the report path."""
     configure_prefect()
     from flows.registry import FLOWS, REPORTS
 
     itype = IncidentType(incident_type)
-    get_plan(plan_file)  # a broken plan fails here with file:line messages, before Prefect starts
-    fields: dict[str, object] = {
-        "summary": summary or f"Drill: {itype.value.replace('_', ' ')}",
-        "reporter": reporter,
-        "description": description,
-    }
-    if itype == IncidentType.insider_threat:
-        fields["account"] = "drill-account"
-    report = REPORTS[itype](**fields)  # type: ignore[arg-type]
+    plan = get_plan(plan_file)  # a broken plan fails here with file:line messages, before Prefect
+    shortfall: dict[str, int] | None = None
+    if scenario is not None:
+        report, faults, shortfall = _scenario_drill(plan, scenario, itype, faults)
+        report = report.model_copy(update={"description": description or report.description})
+    else:
+        fields: dict[str, object] = {
+            "summary": summary or f"Drill: {itype.value.replace('_', ' ')}",
+            "reporter": reporter,
+            "description": description,
+        }
+        if itype == IncidentType.insider_threat:
+            fields["account"] = "drill-account"
+        report = REPORTS[itype](**fields)  # type: ignore[arg-type]
     incident_id = FLOWS[itype](
         report=report,
         drill=True,
@@ -45,10 +54,29 @@ def run_drill(
         plan_file=plan_file,
         faults=faults,
         notify_url=notify_url,
+        scenario=scenario,
+        shortfall=shortfall,
     )
     from irp.settings import get_settings
 
     return incident_id, str(get_settings().reports_dir / incident_id / "report.md")
+
+
+def _scenario_drill(
+    plan: Plan, name: str, itype: IncidentType, faults: dict[str, int] | None
+) -> tuple[IncidentReport, dict[str, int], dict[str, int]]:
+    """The report, faults and shortfall of the plan's scenario `name`, checked against TYPE."""
+    from irp.drill_scenarios import drill_report
+
+    spec = plan.drills.scenarios.get(name)
+    if spec is None:
+        known = ", ".join(sorted(plan.drills.scenarios)) or "none"
+        raise InvalidInput(f"--scenario: {name!r} is not in the plan's drills (known: {known})")
+    if spec.incident_type != itype:
+        raise InvalidInput(
+            f"--scenario: {name!r} drills {spec.incident_type.cli_name}, not {itype.cli_name}"
+        )
+    return drill_report(name, spec), {**spec.faults, **(faults or {})}, dict(spec.shortfall)
 
 
 def answer_gate(

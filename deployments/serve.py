@@ -1,8 +1,8 @@
 """`python -m deployments.serve`: the process `irp up` runs to execute flow runs.
 
 It serves one deployment per incident type (`<flow>/irp`, started from the UI's custom-run
-form or by alert dispatch) and the plan's drill schedules, and keeps suspended gates'
-deadlines (deployments/gate_timer.py).
+form or by alert dispatch) and the plan's drill schedules, and watches the deadlines that pass
+while runs wait for people: suspended gates and regulatory clocks (deployments/deadlines.py).
 
 Missed drills: a drill whose scheduled time passed while irp was down is not caught up.
 At start, scheduled runs more than `MISSED_GRACE` late are cancelled with a message saying
@@ -123,14 +123,14 @@ def main() -> None:
     configure_prefect()
     from prefect import serve
 
-    from deployments.gate_timer import start_gate_timer
+    from deployments.deadlines import start_deadline_watch
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     deployments = [module_entrypoint(d) for d in incident_deployments() + extra_deployments()]
     missed = cancel_missed_runs(deployments)
     if missed:
         logger.warning("cancelled %d drill run(s) missed while irp was down", missed)
-    stop = start_gate_timer(max(1.0, get_settings().gate_poll_interval_s))
+    stop = start_deadline_watch(max(1.0, get_settings().gate_poll_interval_s))
     try:
         serve(
             *deployments,

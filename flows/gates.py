@@ -217,7 +217,7 @@ def _suspend(form: type[GateInput], key: str, deadline: datetime) -> GateInput |
 
     The deadline is irp's, not the server's (no server timeout: an expired suspension would
     only fail the run). The serve process reschedules a run whose deadline passed
-    (deployments/gate_timer.py); that re-entry finds the deadline gone and, unless an answer
+    (deployments/deadlines.py); that re-entry finds the deadline gone and, unless an answer
     arrived first, returns None (timed out). On a re-entry after an answer, Prefect refuses
     the already-fired key and `suspend_flow_run` returns the stored answer.
     """

@@ -25,6 +25,7 @@ from models.plan import Plan
 from models.report import IncidentReport
 from tasks.cleanup import release_resources, require_evidence, undo_containment, verify_recovery
 from tasks.command import grade_incident, override_priority
+from tasks.common import untracked
 from tasks.drills import score_drill
 from tasks.logistics import reserve_resources
 from tasks.notify import announce, tick_clocks
@@ -84,9 +85,9 @@ def run_incident(
     except Exception:
         # The run fails (a re-run continues where it stopped), but the report shows
         # where the incident stands and what failed, so nobody waits for the re-run to read it.
-        write_report(run.incident_id, run.plan, close=False)
+        write_report(run.incident_id, untracked(run.plan), close=False)
         if run.drill:
-            score_drill(run.incident_id, run.plan)
+            score_drill(run.incident_id, untracked(run.plan))
         raise
     _stage(run, Stage.post_incident_report, post_incident_report, always=True)
     return incident_id
@@ -94,7 +95,7 @@ def run_incident(
 
 def command(run: Run) -> None:
     """PLAN 4.2: grade, then the leadership group decides whether to activate the plan."""
-    reasons = grade_incident(run.incident_id, run.plan)
+    reasons = grade_incident(run.incident_id, untracked(run.plan))
     outcome = gates.decide(
         run.incident_id,
         "activation",
@@ -145,7 +146,8 @@ def response(run: Run) -> None:
         if spec.key in run.faults:
             params["fail_times"] = run.faults[spec.key]
         state = cast(
-            "State[Any]", action_task(spec)(run.incident_id, spec, params, return_state=True)
+            "State[Any]",
+            action_task(spec)(run.incident_id, untracked(spec), params, return_state=True),
         )
         if state.is_failed():
             failed.append(spec.title)
@@ -166,7 +168,7 @@ def response(run: Run) -> None:
 
 def logistics(run: Run) -> None:
     """PLAN 4.4: reserve people and resources; a shortfall is escalated, never ignored."""
-    shortfalls = reserve_resources(run.incident_id, run.plan, run.shortfall)
+    shortfalls = reserve_resources(run.incident_id, untracked(run.plan), run.shortfall)
     if shortfalls:
         record_escalation(
             run.incident_id,
@@ -183,8 +185,8 @@ def cleanup(run: Run) -> None:
         needs_evidence = run.plan.incident_type(incident.type).requires_evidence
     if needs_evidence:
         require_evidence(run.incident_id)
-    undo_containment(run.incident_id, run.plan)
-    verify_recovery(run.incident_id, run.plan)
+    undo_containment(run.incident_id, untracked(run.plan))
+    verify_recovery(run.incident_id, untracked(run.plan))
     outcome = gates.decide(
         run.incident_id, "signoff", run.plan, auto_approve=run.auto_decides("signoff")
     )
@@ -193,12 +195,12 @@ def cleanup(run: Run) -> None:
 
 
 def post_incident_report(run: Run) -> None:
-    path = write_report(run.incident_id, run.plan)
+    path = write_report(run.incident_id, untracked(run.plan))
     announce(run.incident_id, "closed", run.plan, notify_url=run.notify_url)
     extra = {"report_path": path}
     announce(run.incident_id, "report_ready", run.plan, notify_url=run.notify_url, extra=extra)
     if run.drill:
-        score_drill(run.incident_id, run.plan)
+        score_drill(run.incident_id, untracked(run.plan))
 
 
 STAGES: tuple[tuple[Stage, Callable[[Run], None]], ...] = (

@@ -64,6 +64,10 @@ def drill(
         str | None,
         typer.Option("--notify", help="Apprise URL for every audience's drill messages."),
     ] = None,
+    scenario: Annotated[
+        str | None,
+        typer.Option(help="A scenario from the plan's drills: its facts and injected faults."),
+    ] = None,
 ) -> None:
     """Run a complete drill of one incident type and print the incident id and report path."""
     from deployments.runs import run_drill
@@ -78,6 +82,7 @@ def drill(
         summary=summary,
         reporter=reporter,
         notify_url=notify,
+        scenario=scenario,
     )
     typer.echo(f"incident: {incident_id}")
     typer.echo(f"report: {report_path}")

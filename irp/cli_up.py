@@ -68,10 +68,17 @@ def start_services(
         host, port = settings.webhook_host, settings.webhook_port
         check_port_free(host, port)
         argv = [sys.executable, "-m", "irp.cli", "webhook", "--host", host, "--port", str(port)]
-        if settings.webhook_token is None and settings.webhook_hmac_secret is None:
+        configured = (
+            settings.webhook_token,
+            settings.webhook_hmac_secret,
+            settings.webhook_token_block,
+            settings.webhook_hmac_secret_block,
+        )
+        if not any(configured):
             echo(
-                "warning: no IRP_WEBHOOK_TOKEN or IRP_WEBHOOK_HMAC_SECRET set: the webhook "
-                "accepts unauthenticated alerts (--local-demo); set one before exposing it"
+                "warning: no IRP_WEBHOOK_TOKEN or IRP_WEBHOOK_HMAC_SECRET (nor a Secret block) "
+                "set: the webhook accepts unauthenticated alerts (--local-demo); set one before "
+                "exposing it"
             )
             argv.append("--local-demo")
         base = f"http://{host}:{port}"

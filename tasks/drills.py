@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from prefect import task
-from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
 from irp import incidents, timeline
@@ -11,6 +10,7 @@ from irp.db import session_scope
 from irp.settings import get_settings
 from models.enums import Stage
 from models.plan import Plan
+from tasks.common import publish
 
 
 @task(name="score-drill", retries=2, retry_delay_seconds=[0.5, 2], cache_policy=NO_CACHE)
@@ -33,11 +33,10 @@ def score_drill(incident_id: str, plan: Plan) -> str:
             data={"path": str(evidence.markdown_path), "met": card.met, "total": card.total},
         )
     key = incident_id.lower()
-    create_markdown_artifact(
-        evidence.markdown, key=f"{key}-drill-evidence", description="Drill evidence"
-    )
-    scores = card.scores.astype(object).where(card.scores.notna(), None)
-    create_table_artifact(
-        scores.to_dict(orient="records"), key=f"{key}-scorecard", description="Drill scorecard"
+    publish(
+        {
+            f"{key}-drill-evidence": ("Drill evidence", evidence.markdown),
+            f"{key}-scorecard": ("Drill scorecard", card.scores),
+        }
     )
     return str(evidence.markdown_path)

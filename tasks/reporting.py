@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from prefect import task
-from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from irp import incidents, timeline
 from irp.db import session_scope
 from irp.settings import get_settings
 from models.enums import IncidentStatus, Stage
 from models.plan import Plan
-from tasks.common import DB_TASK
+from tasks.common import DB_TASK, publish
 
 
 @task(name="write-report", **DB_TASK)
@@ -40,11 +39,10 @@ def write_report(incident_id: str, plan: Plan, close: bool = True) -> str:
             data={"path": str(report.markdown_path)},
         )
     key = incident_id.lower()
-    create_markdown_artifact(
-        report.markdown, key=f"{key}-report", description="Post-incident report"
-    )
-    measures = report.measures.astype(object).where(report.measures.notna(), None)
-    create_table_artifact(
-        measures.to_dict(orient="records"), key=f"{key}-measures", description="Measures taken"
+    publish(
+        {
+            f"{key}-report": ("Post-incident report", report.markdown),
+            f"{key}-measures": ("Measures taken", report.measures),
+        }
     )
     return str(report.markdown_path)

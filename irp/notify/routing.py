@@ -5,16 +5,25 @@ group id, a role's with the role id and the role's group id. An audience (group 
 reaches every target carrying its tag, so notifying `legal` reaches the legal group's channel
 and each legal role's own URL. Drills go to the plan's drill targets (or the run's
 `notify_url`) instead, unless the plan says drills may page real people.
+
+A URL may name environment variables, `dingtalk://${DINGTALK_TOKEN}/`, so the plan file can be
+committed without its secrets; a URL whose variable is unset is left out, with a warning.
 """
 
 from __future__ import annotations
 
+import logging
+import os
+import re
 from dataclasses import dataclass
 
 from pydantic import SecretStr
 
 from models.plan import Plan
 from models.plan_notify import TemplateKind
+
+logger = logging.getLogger("irp.notify")
+ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
 @dataclass(frozen=True)
@@ -35,19 +44,29 @@ class Route:
     reason: str = ""
 
 
+def resolve_url(url: SecretStr) -> SecretStr | None:
+    """The URL with its `${VAR}` references filled from the environment; None if one is unset."""
+    raw = url.get_secret_value()
+    missing = [name for name in ENV_REFERENCE.findall(raw) if name not in os.environ]
+    if missing:
+        logger.warning("notification target left out: %s is not set", ", ".join(missing))
+        return None
+    if not ENV_REFERENCE.search(raw):
+        return url
+    return SecretStr(ENV_REFERENCE.sub(lambda m: os.environ[m.group(1)], raw))
+
+
 def plan_targets(plan: Plan) -> list[Target]:
     """Every configured URL with its tags; the same URL from two places merges its tags."""
     tags: dict[str, set[str]] = {}
     urls: dict[str, SecretStr] = {}
     org = plan.organisation
-    for gid, group in org.groups.items():
-        for url in group.notify:
+    owners = [(group.notify, {gid}) for gid, group in org.groups.items()]
+    owners += [(role.notify, {rid, role.group}) for rid, role in org.roles.items()]
+    for configured, owner_tags in owners:
+        for url in filter(None, map(resolve_url, configured)):
             urls.setdefault(url.get_secret_value(), url)
-            tags.setdefault(url.get_secret_value(), set()).add(gid)
-    for rid, role in org.roles.items():
-        for url in role.notify:
-            urls.setdefault(url.get_secret_value(), url)
-            tags.setdefault(url.get_secret_value(), set()).update({rid, role.group})
+            tags.setdefault(url.get_secret_value(), set()).update(owner_tags)
     return [Target(urls[key], frozenset(found)) for key, found in tags.items()]
 
 
@@ -85,17 +104,23 @@ def routes(
     found: list[Route] = []
     targets = plan_targets(plan)
     drill_policy = plan.notifications.drill
+    drill_targets = list(filter(None, map(resolve_url, drill_policy.targets)))
     for audience in audiences(plan, event, extra):
         template = template_for(plan, audience)
         if notify_url:
             found.append(Route(audience, template, SecretStr(notify_url)))
             continue
         if drill and not drill_policy.page_real_people:
-            if not drill_policy.targets:
+            if not drill_targets:
                 found.append(
-                    Route(audience, template, None, "drill: the plan names no drill targets")
+                    Route(
+                        audience,
+                        template,
+                        None,
+                        "drill: the plan names no drill targets (or their variables are unset)",
+                    )
                 )
-            found += [Route(audience, template, url) for url in drill_policy.targets]
+            found += [Route(audience, template, url) for url in drill_targets]
             continue
         chosen = select(targets, audience)
         if not chosen:
@@ -106,4 +131,5 @@ def routes(
 
 def known_urls(plan: Plan) -> list[SecretStr]:
     """Every URL the plan holds (targets and drill targets), to find one again by its mask."""
-    return [t.url for t in plan_targets(plan)] + list(plan.notifications.drill.targets)
+    drill_targets = filter(None, map(resolve_url, plan.notifications.drill.targets))
+    return [t.url for t in plan_targets(plan)] + list(drill_targets)

@@ -99,3 +99,23 @@ def test_evidence_cli_lists_the_drill_and_flags_undrilled_types(
     lines = {line.split()[0]: line for line in coverage.strip().splitlines()[1:]}
     assert lines["system_failure"].rstrip().endswith("ok")
     assert "NOT DRILLED" in lines["data_breach"]
+
+
+def test_cli_drill_runs_a_plan_scenario_and_refuses_one_of_another_type(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    plan_file = str(_plan_with_faults(tmp_path))
+    drill = ["drill", "data-breach", "--plan", plan_file, "--auto-approve"]
+
+    assert main([*drill, "--scenario", "breach-all-faults"]) == 0
+    incident_id = capsys.readouterr().out.split("incident: ")[1].split()[0]
+    with session_scope() as session:
+        incident = session.get(Incident, incident_id)
+        assert incident is not None and incident.options["scenario"] == "breach-all-faults"
+        assert incident.facts["records_affected"] == 1200  # the scenario's facts, not defaults
+    evidence = (get_settings().reports_dir / incident_id / "drill-evidence.md").read_text()
+    assert "Resource shortfall: 1 x oncall_engineers" in evidence
+
+    other = ["drill", "system-failure", "--plan", plan_file, "--scenario", "breach-all-faults"]
+    assert main(other) == 2
+    assert "--scenario: 'breach-all-faults' drills data-breach" in capsys.readouterr().err

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlmodel import select
@@ -87,6 +88,21 @@ def test_every_type_runs_all_six_stages_and_writes_the_report(incident_type: Inc
         .read_text(encoding="utf-8")
         .startswith("at,stage,kind,actor,message")
     )
+    artifacts = _artifacts(incident_id)
+    assert artifacts[f"{incident_id.lower()}-report"].type == "markdown"
+    assert artifacts[f"{incident_id.lower()}-measures"].type == "table"
+    assert "13812345678" not in str(artifacts[f"{incident_id.lower()}-report"].data)
+
+
+def _artifacts(incident_id: str) -> dict[str, Any]:
+    """The incident's artifacts as the Prefect API holds them, by key."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    prefix = ArtifactFilterKey(like_=f"{incident_id.lower()}-%")
+    with get_client(sync_client=True) as client:
+        found = client.read_artifacts(artifact_filter=ArtifactFilter(key=prefix))
+    return {a.key: a for a in found if a.key}
 
 
 def test_gates_are_answered_through_the_real_resume_path() -> None:

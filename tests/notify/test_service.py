@@ -68,6 +68,28 @@ def test_plan_groups_without_urls_are_recorded_unrouted(tmp_path: Path, receiver
     assert receiver.requests == []
 
 
+def test_target_urls_may_come_from_the_environment(
+    tmp_path: Path, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.factories import plan_data, write_plan
+
+    data = plan_data()
+    port = receiver.url("json", "/").split(":")[2].split("/")[0]
+    data["organisation"]["groups"]["leadership"]["notify"] = ["json://127.0.0.1:${LEAD_PORT}/env"]
+    data["organisation"]["groups"]["technical"]["notify"] = ["json://127.0.0.1:${UNSET_PORT}/x"]
+    monkeypatch.setenv("LEAD_PORT", port)
+    monkeypatch.delenv("UNSET_PORT", raising=False)
+    incident_id = open_breach(write_plan(tmp_path, data))
+
+    rows = _rows(service.notify(incident_id, "report_received", sleep=Sleeps()))
+
+    assert [r.path for r in receiver.requests] == ["/env"]
+    assert [(r.audience, r.status) for r in rows] == [
+        ("leadership", "sent"),
+        ("technical", "unrouted"),  # its variable is unset: recorded, not sent
+    ]
+
+
 def test_server_error_then_success_records_both_attempts(
     tmp_path: Path, receiver: Receiver
 ) -> None:

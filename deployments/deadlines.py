@@ -1,5 +1,10 @@
-"""Gate deadlines for suspended runs: a suspended run holds no process, so the serve process
-reschedules it once its gate round is overdue and the flow records the timeout itself."""
+"""Deadlines that pass while no flow process runs, watched by the serve process.
+
+- A suspended run holds no process: once its gate round is overdue the run is rescheduled,
+  and the flow records the timeout itself (the policy's escalate, proceed or stop).
+- Regulatory clocks remind legal and leadership at shares of their window even while every
+  run waits for people: their due reminders are sent from here too.
+"""
 
 from __future__ import annotations
 
@@ -16,7 +21,7 @@ from irp import gate_waits
 from irp.db import session_scope
 from models.base import utcnow
 
-logger = logging.getLogger("irp.gate_timer")
+logger = logging.getLogger("irp.deadlines")
 
 
 def resume_overdue(now: datetime | None = None) -> list[str]:
@@ -42,19 +47,27 @@ def resume_overdue(now: datetime | None = None) -> list[str]:
     return resumed
 
 
-def run_gate_timer(stop: threading.Event, interval_s: float) -> None:
-    """Check deadlines every `interval_s` until `stop` is set; a failed check is retried."""
+def check_deadlines(now: datetime | None = None) -> None:
+    """One pass: reschedule overdue suspended runs, send due clock reminders."""
+    from irp.notify import service
+
+    resume_overdue(now)
+    service.tick_clocks(None)
+
+
+def watch_deadlines(stop: threading.Event, interval_s: float) -> None:
+    """Check every `interval_s` until `stop` is set; a failed check is retried."""
     while not stop.wait(interval_s):
         try:
-            resume_overdue()
-        except Exception:  # a database or API hiccup must not end the timer for every incident
-            logger.exception("gate timer check failed; retrying in %.1f s", interval_s)
+            check_deadlines()
+        except Exception:  # a database or API hiccup must not end the watch for every incident
+            logger.exception("deadline check failed; retrying in %.1f s", interval_s)
 
 
-def start_gate_timer(interval_s: float) -> threading.Event:
-    """Run the timer in a daemon thread; set the returned event to stop it."""
+def start_deadline_watch(interval_s: float) -> threading.Event:
+    """Watch in a daemon thread; set the returned event to stop it."""
     stop = threading.Event()
     threading.Thread(
-        target=run_gate_timer, args=(stop, interval_s), name="irp-gate-timer", daemon=True
+        target=watch_deadlines, args=(stop, interval_s), name="irp-deadlines", daemon=True
     ).start()
     return stop
