@@ -62,15 +62,27 @@ def start_deployment(
     return str(cast(FlowRun, run).id)
 
 
-def dispatch_one(incident_id: str, dispatch: DispatchFn, db_url: str | None = None) -> None:
-    """Dispatch the incident if it is still pending; raises if Prefect cannot be reached."""
+def dispatch_one(
+    incident_id: str,
+    dispatch: DispatchFn,
+    db_url: str | None = None,
+    created: dict[str, str] | None = None,
+) -> None:
+    """Dispatch the incident if it is still pending; raises if Prefect cannot be reached.
+
+    `created` remembers runs made but not yet recorded: when only the recording failed (a
+    locked database), the retry records that run instead of asking Prefect for it again.
+    """
+    created = {} if created is None else created
+    if incident_id not in created:
+        with session_scope(db_url) as session:
+            incident_type = ingest.incident_type_of(session, incident_id)
+        if incident_type is None:
+            return
+        created[incident_id] = dispatch(incident_id, incident_type)
     with session_scope(db_url) as session:
-        incident_type = ingest.incident_type_of(session, incident_id)
-    if incident_type is None:
-        return
-    flow_run_id = dispatch(incident_id, incident_type)
-    with session_scope(db_url) as session:
-        ingest.mark_dispatched(session, incident_id, flow_run_id)
+        ingest.mark_dispatched(session, incident_id, created[incident_id])
+    del created[incident_id]
 
 
 class Dispatcher:
@@ -99,6 +111,7 @@ class Dispatcher:
         self._unfinished = 0
         self.failures = 0
         self.dispatched: set[str] = set()
+        self._created: dict[str, str] = {}  # flow runs made, not yet recorded
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="irp-dispatch", daemon=True)
@@ -129,7 +142,7 @@ class Dispatcher:
 
     def _try(self, incident_id: str) -> bool:
         try:
-            dispatch_one(incident_id, self._dispatch, self._db_url)
+            dispatch_one(incident_id, self._dispatch, self._db_url, self._created)
         except Exception as exc:  # noqa: BLE001  (the loop must survive any outage)
             self.failures += 1
             log.warning("dispatch of %s failed, will retry: %s", incident_id, type(exc).__name__)

@@ -5,10 +5,12 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
+import pytest
 from fastapi import FastAPI
-from sqlmodel import select
+from sqlmodel import Session, select
 
 from irp import incidents, timeline
+from irp.alerts import ingest
 from irp.db import session_scope
 from models import Alert, Incident, TimelineEvent
 from models.enums import IncidentStatus, IncidentType
@@ -135,3 +137,33 @@ def test_concurrent_deliveries_make_one_incident(live: str) -> None:
     assert len(all_incidents()) == 1
     assert len(all_alerts()) == 41
     assert all(a.incident_id == all_incidents()[0].id for a in all_alerts())
+
+
+def test_a_run_made_but_not_recorded_is_recorded_on_retry_not_made_again(
+    live: str, app: FastAPI, dispatches: Dispatches, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    from deployments import dispatch
+
+    real_mark = ingest.mark_dispatched
+    failures = [OperationalError("UPDATE incident", {}, Exception("database is locked"))]
+
+    def locked_once(session: Session, incident_id: str, flow_run_id: str) -> bool:
+        if failures:
+            raise failures.pop()
+        return real_mark(session, incident_id, flow_run_id)
+
+    monkeypatch.setattr(dispatch.ingest, "mark_dispatched", locked_once)
+    app.state.dispatcher._first = 0.01  # retry at once
+
+    [incident_id] = post(live, am_body([am_alert("CheckoutDown")])).json()["incidents_opened"]
+
+    assert app.state.dispatcher.wait_dispatched([incident_id])
+    assert dispatches.calls == [(incident_id, IncidentType.system_failure)]  # one run, not two
+    with session_scope() as session:
+        incident = incidents.get_incident(session, incident_id)
+        assert (incident.status, incident.flow_run_id) == (
+            IncidentStatus.open,
+            f"run-{incident_id}",
+        )
