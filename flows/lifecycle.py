@@ -195,12 +195,14 @@ def cleanup(run: Run) -> None:
 
 
 def post_incident_report(run: Run) -> None:
+    """PLAN 4.6: the report closes the incident; a drill is scored while people are told."""
     path = write_report(run.incident_id, untracked(run.plan))
+    scoring = score_drill.submit(run.incident_id, untracked(run.plan)) if run.drill else None
     announce(run.incident_id, "closed", run.plan, notify_url=run.notify_url)
     extra = {"report_path": path}
     announce(run.incident_id, "report_ready", run.plan, notify_url=run.notify_url, extra=extra)
-    if run.drill:
-        score_drill(run.incident_id, untracked(run.plan))
+    if scoring is not None:
+        scoring.result()  # a scoring failure fails the stage, as before
 
 
 STAGES: tuple[tuple[Stage, Callable[[Run], None]], ...] = (
