@@ -189,7 +189,7 @@ def up(
             stack.run_forever()
         typer.echo("irp: stopped")
     except KeyboardInterrupt:
-        typer.echo("irp: interrupted while starting; stopped")
+        typer.echo("irp: interrupted; every process it started is stopped")
 
 
 def _show(urls: dict[str, str]) -> None:
