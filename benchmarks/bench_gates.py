@@ -128,10 +128,26 @@ def _start(count: int) -> list[str]:
     return ids
 
 
+def _patient_plan(home: Path) -> Path:
+    """The shipped plan with day-long gate timeouts: starting 500 runs takes longer than the
+    plan's 15 minutes, and a timed-out gate would escalate and move on instead of waiting."""
+    import yaml
+
+    from irp.plan import DEFAULT_PLAN_FILE
+
+    data = yaml.safe_load(DEFAULT_PLAN_FILE.read_text(encoding="utf-8"))
+    for gate in data["gates"].values():
+        gate["timeout_s"] = 86400
+    path = home / "plan.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    return path
+
+
 def main() -> None:
     home = Path(tempfile.mkdtemp(prefix="irp-bench-gates-"))
     os.environ["IRP_HOME"] = str(home)
     os.environ["IRP_GATE_SUSPEND_AFTER_S"] = "120"
+    os.environ["IRP_PLAN_FILE"] = str(_patient_plan(home))
     from irp.cli_up import full_stack
     from irp.settings import get_settings
     from irp.stack import StackConfig
