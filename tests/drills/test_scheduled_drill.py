@@ -52,6 +52,9 @@ def _schedule_when_served(api_url: str, deployment: str, serving: subprocess.Pop
                 json={"min_runs": 1, "max_runs": 1},
                 timeout=10,
             )
+            if scheduled.status_code == 503:  # the test server's SQLite was locked: retry,
+                time.sleep(0.25)  # as Prefect's own client does
+                continue
             assert scheduled.status_code < 300, scheduled.text
             return
         time.sleep(0.25)
