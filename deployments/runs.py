@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 from uuid import UUID
 
 from irp import gates, incidents
@@ -12,7 +13,7 @@ from irp.plan import get_plan
 from irp.settings import configure_prefect
 from models.enums import IncidentType, Priority
 from models.plan import Plan
-from models.report import IncidentReport
+from models.plan_drills import DrillScenario
 
 
 def run_drill(
@@ -30,44 +31,52 @@ def run_drill(
     """Run a drill in this process (a plan scenario's, if named); return the incident id and
     the report path."""
     configure_prefect()
-    from flows.registry import FLOWS, REPORTS
+    from flows.registry import REPORTS
 
     itype = IncidentType(incident_type)
     plan = get_plan(plan_file)  # a broken plan fails here with file:line messages, before Prefect
-    shortfall: dict[str, int] | None = None
-    if scenario is not None:
-        report, faults, shortfall = _scenario_drill(plan, scenario, itype, faults)
-        report = report.model_copy(update={"description": description or report.description})
-    else:
-        fields: dict[str, object] = {
-            "summary": summary or f"Drill: {itype.value.replace('_', ' ')}",
-            "reporter": reporter,
-            "description": description,
-        }
-        if itype == IncidentType.insider_threat:
-            fields["account"] = "drill-account"
-        report = REPORTS[itype](**fields)  # type: ignore[arg-type]
-    incident_id = FLOWS[itype](
-        report=report,
-        drill=True,
-        auto_approve=auto_approve,
-        plan_file=plan_file,
-        faults=faults,
-        notify_url=notify_url,
-        scenario=scenario,
-        shortfall=shortfall,
+    if scenario is not None:  # the scheduled drill's parameters, run now with this call's options
+        from deployments.drills import drill_parameters
+
+        params = drill_parameters(scenario, _scenario(plan, scenario, itype), plan_file)
+        params["faults"] = {**params["faults"], **(faults or {})}
+        if description:
+            params["report"]["description"] = description
+        params |= {"auto_approve": auto_approve, "notify_url": notify_url}
+        return _run(itype, params)
+    fields: dict[str, object] = {
+        "summary": summary or f"Drill: {itype.value.replace('_', ' ')}",
+        "reporter": reporter,
+        "description": description,
+    }
+    if itype == IncidentType.insider_threat:
+        fields["account"] = "drill-account"
+    report = REPORTS[itype](**fields)  # type: ignore[arg-type]
+    return _run(
+        itype,
+        {
+            "report": report,
+            "drill": True,
+            "auto_approve": auto_approve,
+            "plan_file": plan_file,
+            "faults": faults,
+            "notify_url": notify_url,
+        },
     )
+
+
+def _run(itype: IncidentType, params: dict[str, Any]) -> tuple[str, str]:
+    """Run the type's flow in this process; return the incident id and the report path."""
+    from flows.registry import FLOWS
+
+    incident_id = FLOWS[itype](**params)
     from irp.settings import get_settings
 
     return incident_id, str(get_settings().reports_dir / incident_id / "report.md")
 
 
-def _scenario_drill(
-    plan: Plan, name: str, itype: IncidentType, faults: dict[str, int] | None
-) -> tuple[IncidentReport, dict[str, int], dict[str, int]]:
-    """The report, faults and shortfall of the plan's scenario `name`, checked against TYPE."""
-    from irp.drill_scenarios import drill_report
-
+def _scenario(plan: Plan, name: str, itype: IncidentType) -> DrillScenario:
+    """The plan's scenario `name`, checked against TYPE."""
     spec = plan.drills.scenarios.get(name)
     if spec is None:
         known = ", ".join(sorted(plan.drills.scenarios)) or "none"
@@ -76,7 +85,7 @@ def _scenario_drill(
         raise InvalidInput(
             f"--scenario: {name!r} drills {spec.incident_type.cli_name}, not {itype.cli_name}"
         )
-    return drill_report(name, spec), {**spec.faults, **(faults or {})}, dict(spec.shortfall)
+    return spec
 
 
 def answer_gate(
