@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import urllib.request
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 from pydantic import Field, SecretStr
@@ -69,7 +69,7 @@ class Settings(BaseSettings):
         default=False, description="Accept unauthenticated alerts (local demo only)."
     )
 
-    @property
+    @cached_property
     def resolved_home(self) -> Path:
         return self.home.expanduser().resolve()
 
@@ -85,8 +85,10 @@ class Settings(BaseSettings):
     def prefect_home(self) -> Path:
         return self.resolved_home / "prefect"
 
-    @property
+    @cached_property
     def sqlalchemy_url(self) -> str:
+        """Decided once per process: a run never switches databases midway, even if a stack
+        starts or stops while it works (and every session no longer probes the stack file)."""
         if self.database_url is not None:
             return self.database_url.get_secret_value()
         return running_stack_database_url(self) or f"sqlite:///{self.resolved_home / 'irp.db'}"
