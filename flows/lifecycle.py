@@ -30,7 +30,7 @@ from tasks.drills import score_drill
 from tasks.logistics import reserve_resources
 from tasks.notify import announce, tick_clocks
 from tasks.report import record_report
-from tasks.reporting import write_report
+from tasks.reporting import publish_report, write_report
 from tasks.response import action_task, mark_contained, record_escalation, record_skipped
 
 ENDED = (IncidentStatus.closed, IncidentStatus.rejected, IncidentStatus.stopped)
@@ -85,7 +85,9 @@ def run_incident(
     except Exception:
         # The run fails (a re-run continues where it stopped), but the report shows
         # where the incident stands and what failed, so nobody waits for the re-run to read it.
-        write_report(run.incident_id, untracked(run.plan), close=False)
+        publish_report(
+            run.incident_id, write_report(run.incident_id, untracked(run.plan), close=False)
+        )
         if run.drill:
             score_drill(run.incident_id, untracked(run.plan))
         raise
@@ -195,14 +197,17 @@ def cleanup(run: Run) -> None:
 
 
 def post_incident_report(run: Run) -> None:
-    """PLAN 4.6: the report closes the incident; a drill is scored while people are told."""
+    """PLAN 4.6: the report closes the incident; while people are told, the report is
+    published as artifacts and a drill is scored."""
     path = write_report(run.incident_id, untracked(run.plan))
-    scoring = score_drill.submit(run.incident_id, untracked(run.plan)) if run.drill else None
+    meanwhile = [publish_report.submit(run.incident_id, path)]
+    if run.drill:
+        meanwhile.append(score_drill.submit(run.incident_id, untracked(run.plan)))
     announce(run.incident_id, "closed", run.plan, notify_url=run.notify_url)
     extra = {"report_path": path}
     announce(run.incident_id, "report_ready", run.plan, notify_url=run.notify_url, extra=extra)
-    if scoring is not None:
-        scoring.result()  # a scoring failure fails the stage, as before
+    for future in meanwhile:
+        future.result()  # a failed upload or scoring fails the stage; a re-run redoes it
 
 
 STAGES: tuple[tuple[Stage, Callable[[Run], None]], ...] = (

@@ -15,7 +15,7 @@ from tasks.common import publish
 
 @task(name="score-drill", retries=2, retry_delay_seconds=[0.5, 2], cache_policy=NO_CACHE)
 def score_drill(incident_id: str, plan: Plan) -> str:
-    """Write scorecard.csv and drill-evidence.md/.html, keep the scores, publish artifacts."""
+    """Write scorecard.csv and drill-evidence.md/.html, keep the scores, publish the evidence."""
     from irp import drill_evidence, drills  # pandas: loaded when scoring, not at run start
 
     with session_scope() as session:
@@ -33,10 +33,6 @@ def score_drill(incident_id: str, plan: Plan) -> str:
             data={"path": str(evidence.markdown_path), "met": card.met, "total": card.total},
         )
     key = incident_id.lower()
-    publish(
-        {
-            f"{key}-drill-evidence": ("Drill evidence", evidence.markdown),
-            f"{key}-scorecard": ("Drill scorecard", card.scores),
-        }
-    )
+    # One artifact: the evidence's Results section is the scorecard (scorecard.csv on disk).
+    publish({f"{key}-drill-evidence": ("Drill evidence", evidence.markdown)})
     return str(evidence.markdown_path)

@@ -1,6 +1,8 @@
-"""Post-incident report stage (PLAN 4.6): write the report and publish it as artifacts."""
+"""Post-incident report stage (PLAN 4.6): write the report, then publish it as artifacts."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from prefect import task
 
@@ -15,7 +17,7 @@ from tasks.common import DB_TASK, publish
 @task(name="write-report", **DB_TASK)
 def write_report(incident_id: str, plan: Plan, close: bool = True) -> str:
     """Close an incident that got here active (unless a stage failed: `close=False`), then
-    write report.md/.html and timeline.csv."""
+    write report.md/.html and timeline.csv; return the path of report.md."""
     from irp import reporting  # pandas: loaded when writing, not at run start
 
     with session_scope() as session:
@@ -38,11 +40,24 @@ def write_report(incident_id: str, plan: Plan, close: bool = True) -> str:
             f"Post-incident report written to {report.markdown_path}",
             data={"path": str(report.markdown_path)},
         )
+    return str(report.markdown_path)
+
+
+@task(name="publish-report", **DB_TASK)
+def publish_report(incident_id: str, markdown_path: str) -> None:
+    """The written report as Prefect artifacts: its Markdown and a table of the measures taken.
+    A task of its own, so it runs while people are told and a failed upload retries alone."""
+    from irp import reporting
+
+    with session_scope() as session:
+        measures = reporting.measures_frame(session, incident_id)
     key = incident_id.lower()
     publish(
         {
-            f"{key}-report": ("Post-incident report", report.markdown),
-            f"{key}-measures": ("Measures taken", report.measures),
+            f"{key}-report": (
+                "Post-incident report",
+                Path(markdown_path).read_text(encoding="utf-8"),
+            ),
+            f"{key}-measures": ("Measures taken", measures),
         }
     )
-    return str(report.markdown_path)
