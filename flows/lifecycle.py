@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, cast
 
+from prefect.futures import PrefectFuture
 from prefect.states import State
 
 from flows import gates
@@ -200,7 +201,7 @@ def post_incident_report(run: Run) -> None:
     """PLAN 4.6: the report closes the incident; while people are told, the report is
     published as artifacts and a drill is scored."""
     path = write_report(run.incident_id, untracked(run.plan))
-    meanwhile = [publish_report.submit(run.incident_id, path)]
+    meanwhile: list[PrefectFuture[Any]] = [publish_report.submit(run.incident_id, path)]
     if run.drill:
         meanwhile.append(score_drill.submit(run.incident_id, untracked(run.plan)))
     announce(run.incident_id, "closed", run.plan, notify_url=run.notify_url)
