@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -250,9 +250,40 @@ def _json_type(value: object) -> str:
     return names.get(type(value), "number")
 
 
+def _lone_surrogate(value: object, loc: tuple[int | str, ...] = ()) -> tuple[int | str, ...] | None:
+    """Where a string holds a lone surrogate: JSON can escape one (\\ud800), but it is not
+    text, and neither UTF-8 nor the database can store it."""
+    if isinstance(value, str):
+        return None if value.isascii() or _encodable(value) else loc
+    if isinstance(value, dict):
+        items: Iterable[tuple[int | str, object]] = value.items()
+    elif isinstance(value, list):
+        items = enumerate(value)
+    else:
+        return None
+    for key, item in items:
+        if isinstance(key, str) and not _encodable(key):
+            return (*loc, key, "[key]")
+        found = _lone_surrogate(item, (*loc, key))
+        if found is not None:
+            return found
+    return None
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _validate(model: type[M], body: object) -> M:
     if not isinstance(body, dict):
         raise AlertParseError("body", f"must be a JSON object, not {_json_type(body)}")
+    bad = _lone_surrogate(body)
+    if bad is not None:
+        raise AlertParseError(_path(bad), "is not valid Unicode (a lone surrogate escape)")
     try:
         return model.model_validate(body)
     except ValidationError as exc:

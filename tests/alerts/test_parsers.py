@@ -284,6 +284,30 @@ def test_non_object_body(parser: Any, body: Any) -> None:
 
 
 @pytest.mark.parametrize(
+    ("name", "path", "field"),
+    [
+        ("alertmanager", ("alerts", 0, "annotations", "summary"), "alerts[0].annotations.summary"),
+        ("grafana", ("alerts", 0, "labels", "alertname"), "alerts[0].labels.alertname"),
+        ("cloudevents", ("subject",), "subject"),
+        ("generic", ("description",), "description"),
+    ],
+)
+def test_lone_surrogate_is_a_parse_error_naming_the_field(
+    name: str, path: tuple[str | int, ...], field: str
+) -> None:
+    """JSON may escape a lone surrogate (\\ud800); it is not text, and nothing can store it."""
+    body = load(name)
+    target: Any = body
+    for part in path[:-1]:
+        target = target[part]
+    target[path[-1]] = "ok \ud800"
+    with pytest.raises(AlertParseError) as info:
+        PARSERS[name](body)
+    assert info.value.field == field
+    assert "Unicode" in str(info.value)
+
+
+@pytest.mark.parametrize(
     ("mutate", "field", "reason"),
     [
         (lambda b: b.pop("alerts"), "alerts", "is required"),
