@@ -254,7 +254,7 @@ def _lone_surrogate(value: object, loc: tuple[int | str, ...] = ()) -> tuple[int
     """Where a string holds a lone surrogate: JSON can escape one (\\ud800), but it is not
     text, and neither UTF-8 nor the database can store it."""
     if isinstance(value, str):
-        return None if value.isascii() or _encodable(value) else loc
+        return None if _is_text(value) else loc
     if isinstance(value, dict):
         items: Iterable[tuple[int | str, object]] = value.items()
     elif isinstance(value, list):
@@ -262,7 +262,7 @@ def _lone_surrogate(value: object, loc: tuple[int | str, ...] = ()) -> tuple[int
     else:
         return None
     for key, item in items:
-        if isinstance(key, str) and not _encodable(key):
+        if isinstance(key, str) and not _is_text(key):
             return (*loc, key, "[key]")
         found = _lone_surrogate(item, (*loc, key))
         if found is not None:
@@ -270,7 +270,9 @@ def _lone_surrogate(value: object, loc: tuple[int | str, ...] = ()) -> tuple[int
     return None
 
 
-def _encodable(text: str) -> bool:
+def _is_text(text: str) -> bool:
+    if text.isascii():
+        return True
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
