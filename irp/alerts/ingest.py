@@ -61,11 +61,13 @@ def group_key(incident_type: IncidentType, service: str | None) -> str:
 
 
 def _insert_ignore(session: Session, table: Table, values: dict[str, Any]) -> bool:
-    """INSERT ... ON CONFLICT DO NOTHING; True if the row went in."""
+    """INSERT ... ON CONFLICT DO NOTHING RETURNING; True if the row went in. RETURNING, not
+    rowcount: psycopg 3 reports rowcount -1 for a new row and a conflict alike."""
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    result = session.execute(insert(table).values(**values).on_conflict_do_nothing())
-    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+    key = next(iter(table.primary_key.columns))
+    statement = insert(table).values(**values).on_conflict_do_nothing().returning(key)
+    return session.execute(statement).first() is not None
 
 
 def _alert_row(session: Session, dedup_key: str) -> Alert:
