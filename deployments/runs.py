@@ -114,7 +114,7 @@ def answer_gate(
                 outcome="refused",
                 approver=approver,
                 approver_role=gates.resolve_role(plan, approver),
-                requested_at=incident.created_at,
+                requested_at=waiting.since,
                 accepted=False,
                 comment=comment,
             )

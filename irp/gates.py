@@ -120,6 +120,8 @@ class WaitingGate:
     round: int
     deciders: list[str]
     flow_run_id: str | None
+    since: datetime
+    """When the round was announced: a refusal's wait is counted from here."""
 
 
 def waiting_gate(session: Session, incident: Incident) -> WaitingGate:
@@ -146,4 +148,5 @@ def waiting_gate(session: Session, incident: Incident) -> WaitingGate:
         round=int(data["round"]),
         deciders=list(data["deciders"]),
         flow_run_id=incident.flow_run_id,
+        since=event.at,
     )
