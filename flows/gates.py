@@ -82,8 +82,9 @@ def decide(
         else:
             requested_at = asked.since
             if flow_run.get_id() not in asked.flow_run_ids:
-                _reask(incident_id, gate, plan, round_, allowed, asked, timeout, suspend)
                 answer = _answer_given_to(asked.flow_run_ids, key) if undecided else None
+                if answer is None:
+                    _reask(incident_id, gate, plan, round_, allowed, asked, timeout, suspend)
         undecided = False
         form = GateInput.with_initial_data(
             description=_form_text(incident_id, gate, plan, allowed, context), decision="approve"

@@ -23,7 +23,7 @@ from sqlmodel import select
 
 from deployments import recovery as served_recovery
 from deployments.dispatch import dispatch_one, start_deployment
-from irp import incidents, timeline
+from irp import gates, incidents, timeline
 from irp.cli import main
 from irp.db import session_scope
 from irp.settings import get_settings
@@ -250,6 +250,35 @@ def test_a_run_killed_at_a_gate_is_started_again_and_asks_the_gate_without_annou
         "flow_run_id": new_run,
         "by": "watch",
     }
+    _assert_nothing_repeated(incident_id)
+
+
+@pytest.mark.slow
+def test_an_answer_given_to_a_dead_run_is_the_decision_of_the_run_that_takes_over(
+    tmp_path: Path, receiver: Receiver
+) -> None:
+    incident_id = _open_from_alert()
+    with _serving(tmp_path, "first", watch=True, suspend_after_s=600) as first:
+        _wait_for_automation()
+        old_run = _dispatch(incident_id)
+        _until("the run to wait in its process", lambda: _paused_in_process(old_run))
+        _kill(first)
+    # Prefect still shows the pause: the person's answer resumes a run nobody executes.
+    assert main(["approve", incident_id, "--by", "cio", "--comment", "go"]) == 0
+    with _serving(tmp_path, "second", watch=True, suspend_after_s=600):
+        _until(
+            "the watch to start a new run",
+            lambda: _run_of(incident_id) != old_run,
+            deadline_s=HEARTBEAT_TIMEOUT_S + 150,
+        )
+        with Answerer(BREACH_GATES[1:], deadline_s=180) as answerer:
+            _until("the incident to close", lambda: _status(incident_id) == "closed", 240)
+    assert answerer.errors == [] and answerer.exit_codes == [0, 0]
+    with session_scope() as session:
+        decision = gates.final_decision(session, incident_id, "activation")
+    assert decision is not None and (decision.approver_role, decision.comment) == ("cio", "go")
+    kinds = _kinds(incident_id)
+    assert kinds.count("run_recovered") == 1 and "gate_reasked" not in kinds
     _assert_nothing_repeated(incident_id)
 
 
