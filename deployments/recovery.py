@@ -99,7 +99,7 @@ def recover(
                 outcome = Outcome(iid, run_id, state, "alive")
             elif state.health == Health.stopped and not include_stopped:
                 outcome = Outcome(iid, run_id, state, "left")
-            elif by == "watch" and state.since and utcnow() - state.since < recovery.SETTLE:
+            elif by == "watch" and not state.settled(utcnow()):
                 continue  # next pass
             elif by == "watch" and _at_limit(iid):
                 outcome = Outcome(iid, run_id, state, "limited")

@@ -28,9 +28,9 @@ from models.enums import IncidentStatus
 
 RECOVERED = "run_recovered"
 SETTLE = timedelta(seconds=10)
-"""The serve process leaves a run's new state this long before acting on it: a run whose
-pause ran out while an answer raced in is failed by Prefect and set running again by its own
-process within a second."""
+"""The serve process leaves a Failed run this long before acting on it: a run whose pause ran
+out while an answer raced in is failed by Prefect and set running again by its own process
+within a second."""
 AUTO_LIMIT = 3
 """Automatic restarts of one incident per AUTO_WINDOW: a run that crashes every time it starts
 is left to a person instead of being restarted for ever."""
@@ -73,6 +73,11 @@ class RunState:
         ):
             return Health.stranded
         return Health.stopped
+
+    def settled(self, now: datetime) -> bool:
+        """False for a failed pause younger than SETTLE: its process may be setting it
+        running again."""
+        return self.type != "FAILED" or self.since is None or now - self.since >= SETTLE
 
     def describe(self) -> str:
         """`Crashed`, `Failed (The flow was paused and never resumed.)`, `vanished`."""

@@ -65,6 +65,14 @@ def test_only_runs_whose_process_died_are_restarted_without_asking(
     assert state.health == health
 
 
+def test_a_just_failed_pause_is_left_to_settle_a_crash_is_not() -> None:
+    now = utcnow()
+    message = "The flow was paused and never resumed."
+    assert not recovery.RunState("FAILED", "Failed", message, now).settled(now)
+    assert recovery.RunState("FAILED", "Failed", message, now - recovery.SETTLE).settled(now)
+    assert recovery.RunState("CRASHED", "Crashed", "", now).settled(now)
+
+
 def test_of_two_recoverers_only_one_takes_the_incident_over() -> None:
     incident_id = _incident()
     with session_scope() as session:
