@@ -7,7 +7,6 @@ import sys
 from pathlib import Path
 from typing import Annotated, Any
 
-import click
 import typer
 
 from irp import cli_alerts, cli_metrics, cli_up
@@ -191,9 +190,15 @@ def evidence_add(
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: domain errors become messages and exit codes, never tracebacks."""
+    """Entry point: domain errors become messages and exit codes, never tracebacks.
+
+    Click runs standalone: a usage error (unknown command or option, missing argument) prints
+    the usage and exits 2, `--help` exits 0; both arrive here as SystemExit.
+    """
     try:
-        app(args=argv, standalone_mode=False)
+        app(args=argv, prog_name="irp")
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else int(exc.code is not None)
     except PlanError as exc:
         for line in exc.messages:
             typer.echo(line, err=True)
@@ -204,13 +209,6 @@ def main(argv: list[str] | None = None) -> int:
     except IrpError as exc:
         typer.echo(f"error: {exc}", err=True)
         return 1
-    except click.ClickException as exc:
-        exc.show()
-        return exc.exit_code
-    except click.exceptions.Abort:
-        return 1
-    except click.exceptions.Exit as exc:
-        return exc.exit_code
     return 0
 
 
