@@ -11,6 +11,7 @@ import typer
 
 from irp import cli_alerts, cli_metrics, cli_up
 from irp.cli_notify import register as register_notify
+from irp.cli_where import say_where
 from irp.errors import InvalidInput, IrpError, PlanError
 
 app = typer.Typer(
@@ -73,6 +74,7 @@ def drill(
 
     if incident_type not in INCIDENT_TYPES:
         raise InvalidInput(f"TYPE: {incident_type!r} is not one of {', '.join(INCIDENT_TYPES)}")
+    say_where(prefect=True)
     incident_id, report_path = run_drill(
         incident_type.replace("-", "_"),
         auto_approve=auto_approve,
@@ -85,6 +87,12 @@ def drill(
     )
     typer.echo(f"incident: {incident_id}")
     typer.echo(f"report: {report_path}")
+
+
+@incidents_app.callback()
+def incidents_group() -> None:
+    """Look at incidents."""
+    say_where()
 
 
 @incidents_app.command("list")
@@ -139,6 +147,8 @@ def report(incident_id: Annotated[str, typer.Argument(metavar="ID")]) -> None:
     """Write the incident's report again from the database and print where it is."""
     from irp import views
 
+    say_where()
+
     for path in views.rewrite_report(incident_id):
         typer.echo(str(path))
 
@@ -156,6 +166,7 @@ def approve(
 
     if not by:
         raise InvalidInput("--by: say who decides (role id or name)")
+    say_where(prefect=True)
     gate = answer_gate(
         incident_id, decision=decision, approver=by, comment=comment, priority=priority
     )
@@ -177,6 +188,7 @@ def evidence_add(
 
     if file is None and sha256 is None:
         raise InvalidInput("--file or --sha256: give one")
+    say_where()
     digest = evidence.sha256_file(file) if file else str(sha256)
     with session_scope() as session:
         incident = incidents.get_incident(session, incident_id)
