@@ -69,7 +69,10 @@ def drill(
         typer.Option(help="A scenario from the plan's drills: its facts and injected faults."),
     ] = None,
 ) -> None:
-    """Run a complete drill of one incident type and print the incident id and report path."""
+    """Run a complete drill of one incident type and print the incident id and report path.
+
+    Without --auto-approve, each gate waits for a person: the drill says on stderr which
+    incident waits, who may decide and how to answer (`irp approve` or the Prefect UI)."""
     from deployments.runs import run_drill
 
     if incident_type not in INCIDENT_TYPES:
@@ -84,6 +87,7 @@ def drill(
         reporter=reporter,
         notify_url=notify,
         scenario=scenario,
+        on_gate=None if auto_approve else (lambda text: typer.echo(text, err=True)),
     )
     typer.echo(f"incident: {incident_id}")
     typer.echo(f"report: {report_path}")
