@@ -95,7 +95,7 @@ def drill(
 
 @incidents_app.callback()
 def incidents_group() -> None:
-    """Look at incidents."""
+    """Every `irp incidents` command reads the database: say first which one."""
     say_where()
 
 
@@ -152,7 +152,6 @@ def report(incident_id: Annotated[str, typer.Argument(metavar="ID")]) -> None:
     from irp import views
 
     say_where()
-
     for path in views.rewrite_report(incident_id):
         typer.echo(str(path))
 

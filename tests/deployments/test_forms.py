@@ -14,7 +14,7 @@ from deployments.serve import incident_deployments
 from irp.plan import get_plan
 from models.enums import IncidentType
 
-pytestmark = pytest.mark.usefixtures("prefect_api")
+pytestmark = [pytest.mark.usefixtures("prefect_api"), pytest.mark.no_database]
 
 KNOBS = {"faults", "shortfall", "plan_file", "notify_url", "auto_approve", "drill", "scenario"}
 

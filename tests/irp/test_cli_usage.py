@@ -9,6 +9,8 @@ import pytest
 
 from irp.cli import main
 
+pytestmark = pytest.mark.no_database
+
 BAD_USAGE = [
     ["foo"],
     ["notifications", "list"],

@@ -1,6 +1,6 @@
 """Every stateful command says on stderr which home, stack and database it uses; stdout stays
-the command's own (pure JSON with --json). The default database without a stack is SQLite:
-these tests are about that default, so none takes IRP_DATABASE_URL."""
+the command's own (pure JSON with --json). On each database: SQLite is the default without a
+stack, PostgreSQL what a stack (or IRP_DATABASE_URL) gives."""
 
 from __future__ import annotations
 
@@ -18,12 +18,6 @@ from irp.settings import get_settings, stack_file
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(autouse=True)
-def _default_database(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("IRP_DATABASE_URL", raising=False)
-    get_settings.cache_clear()
-
-
 def write_stack_file(home: Path, **fields: object) -> None:
     """What a running `irp up` leaves for clients; this test process stands in as its pid."""
     get_settings.cache_clear()
@@ -33,31 +27,45 @@ def write_stack_file(home: Path, **fields: object) -> None:
 
 
 def test_no_stack_is_a_warning_on_stderr_and_json_stays_pure(
-    irp_home: Path, capsys: pytest.CaptureFixture[str]
+    irp_home: Path, database: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["incidents", "list", "--json"]) == 0
     printed = capsys.readouterr()
     assert json.loads(printed.out) == []
     (line,) = printed.err.splitlines()
+    if database:  # IRP_DATABASE_URL names it: no stack needed, nothing to warn about
+        assert line.startswith(f"irp: home {irp_home} (new, empty), no stack, configured by")
+        assert "database postgresql+psycopg://postgres@/irp_test_" in line
+        return
     assert line.startswith(f"irp: warning: no stack running for home {irp_home} (new, empty)")
     assert f"database sqlite:///{irp_home}/irp.db" in line
     assert "`irp up`" in line and "IRP_HOME" in line
 
 
 def test_a_running_stack_is_named_with_its_database(
-    irp_home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    irp_home: Path,
+    database: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    write_stack_file(irp_home, irp_database_url=f"sqlite:///{tmp_path / 'stack.db'}")
+    """The stack's database is the one stack.json names (PostgreSQL when `irp up` runs)."""
+    monkeypatch.delenv("IRP_DATABASE_URL", raising=False)
+    write_stack_file(irp_home, irp_database_url=database or f"sqlite:///{tmp_path / 'stack.db'}")
     assert main(["alerts", "list", "--json"]) == 0
     printed = capsys.readouterr()
     assert json.loads(printed.out) == []
     assert printed.err.splitlines() == [
         f"irp: home {irp_home}, stack running: database the stack's PostgreSQL"
     ]
-    assert (tmp_path / "stack.db").exists()  # the command did use the stack's database
+    if not database:
+        assert (tmp_path / "stack.db").exists()  # the command did use the stack's database
 
 
-def test_a_dead_stack_is_no_stack(irp_home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_dead_stack_is_no_stack(
+    irp_home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("IRP_DATABASE_URL", raising=False)
     exited = subprocess.run(
         [sys.executable, "-c", "import os; print(os.getpid())"],
         check=True,
@@ -90,6 +98,8 @@ def test_prefect_commands_say_when_prefect_would_be_a_temporary_server(
     from irp.settings import whereabouts
 
     monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    monkeypatch.delenv("IRP_DATABASE_URL", raising=False)
+    get_settings.cache_clear()
     line = where_line(whereabouts(prefect=True), prefect=True)
     assert line.startswith("irp: warning: no stack running")
     assert "Prefect: a temporary server for this command only" in line

@@ -12,6 +12,8 @@ from irp.errors import PlanError
 from irp.plan import load_plan
 from tests.factories import plan_data, write_plan
 
+pytestmark = pytest.mark.no_database
+
 
 def errors_of(tmp_path: Path, data: dict[str, Any]) -> list[str]:
     with pytest.raises(PlanError) as caught:
