@@ -17,6 +17,7 @@ from prefect.runtime import flow_run
 from prefect.states import State
 
 from flows import gates
+from flows.run_names import name_run
 from irp import gates as gate_rules
 from irp import incidents, recovery, timeline
 from irp.db import session_scope
@@ -76,6 +77,7 @@ def run_incident(
     if scenario is not None:
         options["scenario"] = scenario
     incident_id = record_report(incident_type, report, incident_id, drill, options)
+    name_run(incident_id)
     run = Run(incident_id, plan, auto_approve, faults=dict(faults or {}), notify_url=notify_url)
     run.shortfall, run.drill, run.unanswered = dict(shortfall or {}), drill, unanswered
     _announce_once(run, "report_received")
