@@ -255,9 +255,6 @@ def _start_again(
         deployment = deployment or client.read_deployment_by_name(fallback)
     except ObjectNotFound as exc:
         raise IrpError(f"deployment {fallback} not found: is `irp up` running?") from exc
-    accepted = (deployment.parameter_openapi_schema or {}).get("properties")
-    if accepted:  # a deployment's form may hold fewer knobs than the flow (drills keep theirs)
-        params = {k: v for k, v in params.items() if k in accepted}
     new_run = client.create_flow_run_from_deployment(
         deployment.id,
         parameters=params,
