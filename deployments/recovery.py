@@ -42,6 +42,7 @@ log = logging.getLogger("irp.recovery")
 RECOVER_EVERY_S = 10.0
 AUTOMATION = "irp: crash served flow runs whose heartbeats stopped"
 _automation_ready = False
+_limits_said: set[str] = set()  # incidents left to a person: said once per process
 
 
 @dataclass(frozen=True)
@@ -78,7 +79,7 @@ def recover(
 ) -> list[Outcome]:
     """Start a new run for each stranded open incident (or the one named); `include_stopped`
     also restarts runs that failed by their own error or were cancelled (a person's call).
-    The serve process (`by="watch"`) restarts one incident at most AUTO_LIMIT times an hour."""
+    The serve process (`by=WATCH`) restarts one incident at most AUTO_LIMIT times an hour."""
     with session_scope() as session:
         runs = recovery.incidents_with_runs(session, incident_id)
         if incident_id is not None and not runs:
@@ -99,9 +100,9 @@ def recover(
                 outcome = Outcome(iid, run_id, state, "alive")
             elif state.health == Health.stopped and not include_stopped:
                 outcome = Outcome(iid, run_id, state, "left")
-            elif by == "watch" and not state.settled(utcnow()):
+            elif by == recovery.WATCH and not state.settled(utcnow()):
                 continue  # next pass
-            elif by == "watch" and _at_limit(iid):
+            elif by == recovery.WATCH and _at_limit(iid):
                 outcome = Outcome(iid, run_id, state, "limited")
             else:
                 try:
@@ -134,10 +135,13 @@ def prepare() -> None:
 def recover_stranded() -> list[Outcome]:
     """One pass of the serve process's watch: start the stranded incidents again."""
     prepare()
-    outcomes = recover(by="watch")
+    outcomes = recover(by=recovery.WATCH)
     for outcome in outcomes:
-        if outcome.action in ("started", "limited", "failed"):
+        if outcome.action in ("started", "failed") or (
+            outcome.action == "limited" and outcome.incident_id not in _limits_said
+        ):
             log.warning("%s", outcome.message)
+    _limits_said.update(o.incident_id for o in outcomes if o.action == "limited")
     return outcomes
 
 

@@ -27,6 +27,8 @@ from models import Incident, Notification, TimelineEvent
 from models.enums import IncidentStatus
 
 RECOVERED = "run_recovered"
+WATCH = "watch"
+"""Who recovers automatically: the serve process's watch (a person's recoveries say `cli`)."""
 SETTLE = timedelta(seconds=10)
 """The serve process leaves a Failed run this long before acting on it: a run whose pause ran
 out while an answer raced in is failed by Prefect and set running again by its own process
@@ -178,7 +180,7 @@ def recent_auto_recoveries(session: Session, incident_id: str, now: datetime) ->
         TimelineEvent.kind == RECOVERED,
         col(TimelineEvent.at) >= now - AUTO_WINDOW,
     )
-    return sum(1 for e in session.exec(query) if e.data.get("by") == "watch")
+    return sum(1 for e in session.exec(query) if e.data.get("by") == WATCH)
 
 
 def announced(session: Session, incident_id: str, event: str) -> bool:
