@@ -73,6 +73,7 @@ SUMMARIES = {
     "generic": "irp's own alert format",
 }
 RETRY_AFTER_S = "5"
+SHUTDOWN_WAIT_S = 2.0
 # Strings PostgreSQL and UTF-8 cannot store: NUL and unpaired surrogates (checked exactly
 # only when the raw body contains such an escape).
 _SUSPECT_ESCAPE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])")
@@ -303,7 +304,9 @@ def create_app(
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         dispatcher.start()
         yield
-        await run_in_threadpool(dispatcher.stop)
+        # Stopping must not wait out a dispatch stuck on an unreachable Prefect API: whatever
+        # is still pending is found by the next start's sweep (dispatch is idempotent).
+        await run_in_threadpool(dispatcher.stop, SHUTDOWN_WAIT_S)
 
     app = FastAPI(
         title="irp alert webhook",
