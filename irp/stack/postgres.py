@@ -17,6 +17,7 @@ import tempfile
 import time
 import warnings
 from collections.abc import Mapping
+from functools import partial
 from pathlib import Path
 from types import ModuleType
 from urllib.parse import quote
@@ -79,6 +80,7 @@ class EmbeddedPostgres:
             stop_signal=signal.SIGINT,  # fast shutdown: sessions closed, data checkpointed
             title=f"PostgreSQL (data in {self.data_dir})",
             when_down="the Prefect server and irp's database are unreachable until it is back",
+            before_start=partial(_grant_access, self.data_dir, self.user),
         )
 
     def ready(self, child: Child) -> bool:
@@ -170,20 +172,28 @@ def prepare(data_dir: Path) -> EmbeddedPostgres:
     """Make `data_dir` ready to serve: initialised (first time), no stray server on it."""
     data_dir = data_dir.expanduser().resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
-    user = None
-    if os.geteuid() == 0:
-        utils = _wheel().utils
-        user = _SYSTEM_USER
-        utils.ensure_user_exists(user)
-        utils.ensure_prefix_permissions(data_dir)
-        readable = stat.S_IRGRP | stat.S_IROTH
-        utils.ensure_folder_permissions(_bin(""), readable | stat.S_IXGRP | stat.S_IXOTH)
-        utils.ensure_folder_permissions(_bin("").parent / "lib", readable)
-        _chown(data_dir, user)
+    user = _SYSTEM_USER if os.geteuid() == 0 else None
+    if user is not None:
+        _wheel().utils.ensure_user_exists(user)
+    _grant_access(data_dir, user)
     stop_stray_postmaster(data_dir)
     if not (data_dir / "PG_VERSION").exists():
         _initdb(data_dir, user)
     return EmbeddedPostgres(data_dir, _socket_dir(data_dir, user), user)
+
+
+def _grant_access(data_dir: Path, user: str | None) -> None:
+    """Run as root, PostgreSQL runs as its own user: it needs to traverse every folder above
+    its data and to read its binaries. Checked before every start: something (pytest, for
+    its temporary folders) may have tightened a folder above since."""
+    if user is None:
+        return
+    utils = _wheel().utils
+    utils.ensure_prefix_permissions(data_dir)
+    readable = stat.S_IRGRP | stat.S_IROTH
+    utils.ensure_folder_permissions(_bin(""), readable | stat.S_IXGRP | stat.S_IXOTH)
+    utils.ensure_folder_permissions(_bin("").parent / "lib", readable)
+    _chown(data_dir, user)
 
 
 def _initdb(data_dir: Path, user: str | None) -> None:

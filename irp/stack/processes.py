@@ -40,6 +40,7 @@ class ProcessSpec:
     stop_signal: signal.Signals = signal.SIGTERM
     title: str = ""
     when_down: str = ""
+    before_start: Callable[[], None] | None = None  # re-checked before every (re)start
 
     @property
     def label(self) -> str:
@@ -151,6 +152,11 @@ class Child:
 
 def spawn(spec: ProcessSpec, log_path: Path, note: str = "starting") -> Child:
     """Start `spec` in a new session, output appended to `log_path` after a header line."""
+    if spec.before_start is not None:
+        try:
+            spec.before_start()
+        except OSError as exc:
+            raise StackError(f"could not prepare {spec.name}: {exc}") from exc
     log_path.parent.mkdir(parents=True, exist_ok=True)
     log = log_path.open("ab")
     log.write(f"--- irp: {note} {spec.name} at {_timestamp()} ---\n".encode())

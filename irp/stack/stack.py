@@ -176,6 +176,7 @@ class Stack:
         self.supervisor.record = record
         self.env = dict(os.environ)
         self.env[STACK_ID_VARIABLE] = record.stack_id
+        self.env["PYTHONUNBUFFERED"] = "1"  # a child's last words reach its log
 
     def start(self, deadline_s: float = HEALTH_DEADLINE_S) -> None:
         """Stop a previous stack's leftovers, start PostgreSQL and the Prefect server; return

@@ -183,7 +183,10 @@ class Supervisor:
                 entry.restart_at = None
                 entry.restarts += 1
                 entry.coming_back = True
-                self._spawn(entry, f"restarting (restart {entry.restarts})")
+                try:
+                    self._spawn(entry, f"restarting (restart {entry.restarts})")
+                except StackError as exc:
+                    self._retry_later(entry, str(exc), now)
             elif entry.coming_back and child is not None:
                 if entry.ready is None or entry.ready(child):
                     entry.coming_back = False
@@ -199,17 +202,18 @@ class Supervisor:
         what = child.exit_text()
         child.stop(0)  # what it left in its process group goes with it
         entry.child = None
-        if not entry.coming_back:  # a restart that died before it was ready: still down
+        consequence = f"; {entry.spec.when_down}" if entry.spec.when_down else ""
+        self._retry_later(entry, f"{entry.spec.label} (pid {child.pid}) {what}{consequence}", now)
+
+    def _retry_later(self, entry: Supervised, what: str, now: float) -> None:
+        """Log why `entry` is down and schedule its restart after the current backoff."""
+        if not entry.coming_back:  # a restart that failed before it was ready: still down
             entry.down_since = now
         entry.coming_back = False
         delay = entry.backoff_s
         entry.backoff_s = min(MAX_BACKOFF_S, delay * 2)
         entry.restart_at = now + delay
-        consequence = f"; {entry.spec.when_down}" if entry.spec.when_down else ""
-        message = (
-            f"{entry.spec.label} (pid {child.pid}) {what}{consequence}; "
-            f"restarting it in {delay:g} s"
-        )
+        message = f"{what}; restarting it in {delay:g} s"
         log_line(entry.log_path, message)
         self.say(f"irp: {message} (log: {entry.log_path})")
 

@@ -4,13 +4,28 @@ from __future__ import annotations
 
 import os
 import select
+import shutil
 import socket
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
 T = TypeVar("T")
+
+
+@contextmanager
+def stack_home() -> Iterator[Path]:
+    """A home for a stack outside pytest's temporary root. Run as root, the embedded
+    PostgreSQL runs as its own user, which must traverse every folder above its data; every
+    pytest session (another one on the same machine too) resets that root to mode 0700."""
+    base = Path(tempfile.mkdtemp(prefix="irp-stack-test-"))
+    try:
+        yield base / "home"
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
 
 
 def free_port() -> int:

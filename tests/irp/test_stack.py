@@ -22,7 +22,7 @@ from irp.stack import Stack, StackConfig, StackError, start_embedded_postgres
 from irp.stack.leftovers import RunRecord, stop_leftovers
 from irp.stack.processes import ProcessSpec
 from irp.stack.supervisor import Supervisor
-from tests.irp.processes import free_port, gone, postgres_on, running, until
+from tests.irp.processes import free_port, gone, postgres_on, running, stack_home, until
 
 pytestmark = pytest.mark.slow
 
@@ -96,9 +96,14 @@ class FirstRun:
 
 
 @pytest.fixture(scope="module")
-def first_run(tmp_path_factory: pytest.TempPathFactory) -> FirstRun:
+def home() -> Iterator[Path]:
+    with stack_home() as path:
+        yield path
+
+
+@pytest.fixture(scope="module")
+def first_run(home: Path) -> FirstRun:
     """A cold stack on a new home that ran one flow from a child process, then stopped."""
-    home = tmp_path_factory.mktemp("stack") / "home"
     with Stack(StackConfig(home=home, prefect_port=free_port())) as stack:
         assert api_get(stack, "/health") is True
         done = subprocess.run(
