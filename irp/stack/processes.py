@@ -93,6 +93,32 @@ def signal_group(pgid: int, sig: signal.Signals) -> None:
         os.killpg(pgid, sig)
 
 
+def group_exists(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def stop_group(
+    pgid: int,
+    sig: signal.Signals,
+    timeout_s: float = STOP_TIMEOUT_S,
+    *,
+    hurry: Callable[[], bool] = lambda: False,
+) -> None:
+    """Send `sig` to a process group whose leader is gone; SIGKILL it after `timeout_s` (at
+    once when `hurry()` turns true)."""
+    signal_group(pgid, sig)
+    end = time.monotonic() + timeout_s
+    while group_exists(pgid) and time.monotonic() < end and not hurry():
+        time.sleep(0.05)
+    signal_group(pgid, signal.SIGKILL)
+
+
 def describe_exit(returncode: int | None) -> str:
     if returncode is None:
         return "is running"

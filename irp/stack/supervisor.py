@@ -15,13 +15,22 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
 from irp.stack.errors import StackError, StopRequested
 from irp.stack.leftovers import RunRecord
-from irp.stack.processes import STOP_TIMEOUT_S, Child, ProcessSpec, log_line, spawn, tail
+from irp.stack.processes import (
+    STOP_TIMEOUT_S,
+    Child,
+    ProcessSpec,
+    group_exists,
+    log_line,
+    spawn,
+    stop_group,
+    tail,
+)
 
 FIRST_BACKOFF_S = 1.0
 MAX_BACKOFF_S = 30.0
@@ -48,6 +57,7 @@ class Supervised:
     down_since: float | None = None
     restart_at: float | None = None
     coming_back: bool = False
+    dead_groups: list[int] = field(default_factory=list)  # of earlier runs, still populated
 
 
 class Supervisor:
@@ -160,6 +170,8 @@ class Supervisor:
         entry = self.entries.pop(name)
         if entry.child is not None:
             entry.child.stop(timeout_s)
+        for group in entry.dead_groups:
+            stop_group(group, entry.spec.stop_signal, timeout_s)
 
     # -- supervising -------------------------------------------------------------------
 
@@ -200,7 +212,10 @@ class Supervisor:
 
     def _went_down(self, entry: Supervised, child: Child, now: float) -> None:
         what = child.exit_text()
-        child.stop(0)  # what it left in its process group goes with it
+        # What it started keeps running (a flow run of serve goes on, or waits at its gate,
+        # talking to the API directly); its process group is ended when the stack stops.
+        child.close_log()
+        entry.dead_groups = [g for g in (*entry.dead_groups, child.pid) if group_exists(g)]
         entry.child = None
         consequence = f"; {entry.spec.when_down}" if entry.spec.when_down else ""
         self._retry_later(entry, f"{entry.spec.label} (pid {child.pid}) {what}{consequence}", now)
@@ -241,4 +256,6 @@ class Supervisor:
             if entry.child is not None:
                 entry.child.stop(timeout_s, hurry=hurry)
                 entry.child = None
+            for group in entry.dead_groups:
+                stop_group(group, entry.spec.stop_signal, timeout_s, hurry=hurry)
         self.entries.clear()

@@ -24,8 +24,10 @@ from tests.irp.processes import (
     carrying,
     free_port,
     gone,
+    in_group,
     port_free,
     postgres_on,
+    running,
     stack_home,
     until,
 )
@@ -97,6 +99,7 @@ def start_up(home: Path) -> Up:
         "IRP_HOME": str(home),
         "IRP_PREFECT_PORT": str(prefect_port),
         "IRP_WEBHOOK_PORT": str(webhook_port),
+        "IRP_GATE_SUSPEND_AFTER_S": "600",  # a run at its gate keeps its process meanwhile
     }
     home.mkdir(parents=True)
     out = home.parent / "up.out"
@@ -147,27 +150,6 @@ def test_up_records_its_processes_and_answers(up: Up) -> None:
 
 
 @pytest.mark.slow
-def test_serve_killed_with_sigkill_comes_back_and_the_rest_keeps_running(up: Up) -> None:
-    serve, others = up.child("serve"), {n: up.child(n) for n in ("postgres", "webhook")}
-    os.kill(serve, signal.SIGKILL)
-    up.says(f"serve (runs the deployments) (pid {serve}) was killed by SIGKILL")
-    with up.webhook() as client:
-        until(
-            lambda: (
-                client.get("/healthz").status_code == 200
-                and up.back_after(serve, "serve (runs the deployments)")
-            ),
-            START_DEADLINE_S,
-            "serve back, the webhook answering all along",
-        )
-    assert up.child("serve") != serve
-    assert {n: up.child(n) for n in others} == others
-    log = (up.home / "logs" / "serve.log").read_text()
-    assert f"(pid {serve}) was killed by SIGKILL" in log and "restarting it in 1 s" in log
-    assert "--- irp: restarting (restart 1) serve at" in log
-
-
-@pytest.mark.slow
 def test_alerts_are_accepted_while_the_prefect_server_restarts_then_dispatched(up: Up) -> None:
     server = up.child("prefect-server")
     os.kill(server, signal.SIGKILL)
@@ -193,6 +175,34 @@ def test_alerts_are_accepted_while_the_prefect_server_restarts_then_dispatched(u
         f"http://127.0.0.1:{up.prefect_port}/api/flow_runs/filter", json={}, trust_env=False
     ).json()
     assert incident_id in [run["parameters"].get("incident_id") for run in runs]
+
+
+@pytest.mark.slow
+def test_serve_killed_with_sigkill_comes_back_and_its_flow_run_goes_on(up: Up) -> None:
+    """An incident's run executes (and waits at its gate) in a process serve started; serve
+    dies, the run does not (it talks to the API itself), the rest keeps running."""
+    serve, others = up.child("serve"), {n: up.child(n) for n in ("postgres", "webhook")}
+    alert = {"title": "Search down", "incident_type": "system_failure", "service": "search"}
+    with up.webhook() as client:
+        assert client.post("/alerts/generic", json=alert).status_code == 202
+    runs = until(lambda: [p for p in in_group(serve) if p != serve], 120, "a flow run in serve")
+    os.kill(serve, signal.SIGKILL)
+    up.says(f"serve (runs the deployments) (pid {serve}) was killed by SIGKILL")
+    with up.webhook() as client:
+        until(
+            lambda: (
+                client.get("/healthz").status_code == 200
+                and up.back_after(serve, "serve (runs the deployments)")
+            ),
+            START_DEADLINE_S,
+            "serve back, the webhook answering all along",
+        )
+    assert up.child("serve") != serve
+    assert {n: up.child(n) for n in others} == others
+    assert all(running(pid) for pid in runs)
+    log = (up.home / "logs" / "serve.log").read_text()
+    assert f"(pid {serve}) was killed by SIGKILL" in log and "restarting it in 1 s" in log
+    assert "--- irp: restarting (restart 1) serve at" in log
 
 
 @pytest.mark.slow

@@ -74,6 +74,21 @@ def running(pid: int) -> bool:
     return stat.rsplit(")", 1)[-1].split()[0] != "Z"
 
 
+def in_group(pgid: int) -> list[int]:
+    """Live processes of process group `pgid`."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[-1].split()
+        except OSError:
+            continue
+        if fields[0] != "Z" and int(fields[2]) == pgid:
+            found.append(int(entry.name))
+    return found
+
+
 def carrying(stack_id: str) -> list[int]:
     """Processes whose environment carries this stack id (what a stack leaves behind)."""
     marker = f"IRP_STACK_ID={stack_id}".encode()
