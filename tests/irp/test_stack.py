@@ -24,7 +24,8 @@ from irp.stack.processes import ProcessSpec
 from irp.stack.supervisor import Supervisor
 from tests.irp.processes import free_port, gone, postgres_on, running, stack_home, until
 
-pytestmark = pytest.mark.slow
+# The stack brings its own PostgreSQL for irp's tables: no per-test database.
+pytestmark = [pytest.mark.slow, pytest.mark.no_database]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
