@@ -27,6 +27,7 @@ from irp.stack.processes import (
     ProcessSpec,
     group_exists,
     log_line,
+    signal_group,
     spawn,
     stop_group,
     tail,
@@ -57,7 +58,7 @@ class Supervised:
     down_since: float | None = None
     restart_at: float | None = None
     coming_back: bool = False
-    dead_groups: list[int] = field(default_factory=list)  # of earlier runs, still populated
+    dead_groups: list[int] = field(default_factory=list)  # of a dead child, not yet empty
 
 
 class Supervisor:
@@ -195,6 +196,9 @@ class Supervisor:
                 entry.restart_at = None
                 entry.restarts += 1
                 entry.coming_back = True
+                for group in entry.dead_groups:
+                    signal_group(group, signal.SIGKILL)
+                entry.dead_groups = []
                 try:
                     self._spawn(entry, f"restarting (restart {entry.restarts})")
                 except StackError as exc:
@@ -212,8 +216,9 @@ class Supervisor:
 
     def _went_down(self, entry: Supervised, child: Child, now: float) -> None:
         what = child.exit_text()
-        # What it started keeps running (a flow run of serve goes on, or waits at its gate,
-        # talking to the API directly); its process group is ended when the stack stops.
+        # What it started cannot outlive it for long (serve's flow runs write to its pipes
+        # and die at their next log line): asked to stop now, killed before the restart.
+        signal_group(child.pid, signal.SIGTERM)
         child.close_log()
         entry.dead_groups = [g for g in (*entry.dead_groups, child.pid) if group_exists(g)]
         entry.child = None
