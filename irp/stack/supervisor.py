@@ -187,9 +187,9 @@ class Supervisor:
         those back."""
         now = time.monotonic()
         for name, entry in self.entries.items():
-            child = entry.child
             if name == skip:
                 continue
+            child = entry.child
             if child is not None and not child.alive():
                 self._went_down(entry, child, now)
             elif entry.restart_at is not None and now >= entry.restart_at:
@@ -227,7 +227,7 @@ class Supervisor:
 
     def _retry_later(self, entry: Supervised, what: str, now: float) -> None:
         """Log why `entry` is down and schedule its restart after the current backoff."""
-        if not entry.coming_back:  # a restart that failed before it was ready: still down
+        if not entry.coming_back:  # a restart that fails before it is ready: down since before
             entry.down_since = now
         entry.coming_back = False
         delay = entry.backoff_s
