@@ -224,3 +224,14 @@ def test_truncated_alerts_are_written_on_the_incident_once(live: str) -> None:
         "12 more alerts truncated by Alertmanager",
         "20 more alerts truncated by Alertmanager",
     ]
+
+
+def test_alert_list_masks_personal_data(live: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from irp.cli import main
+
+    body = {"title": "Call SOC analyst Li Wei 13812345678", "extra": "unknown format"}
+    assert post(live, json.dumps(body).encode(), "generic").json()["unmapped"] == 1
+    assert main(["alerts", "list", "--unmapped"]) == 0
+    shown = capsys.readouterr().out
+    assert "Call SOC analyst" in shown
+    assert "13812345678" not in shown
