@@ -20,7 +20,8 @@ import sqlalchemy as sa
 
 from irp.stack import Stack, StackConfig, StackError, start_embedded_postgres
 
-pytestmark = pytest.mark.slow
+# The stack brings its own PostgreSQL for irp's tables: no per-test database.
+pytestmark = [pytest.mark.slow, pytest.mark.no_database]
 
 FLOW_SCRIPT = """
 from prefect import flow

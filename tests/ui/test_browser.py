@@ -31,7 +31,8 @@ ARGS = [
     "--disable-sync",
 ]
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow]
+# The stack brings its own PostgreSQL for irp's tables: no per-test database.
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.no_database]
 
 
 def _free_port() -> int:
