@@ -20,6 +20,8 @@ from irp.alerts.security import TIME_BUCKET_S, eve_subtype
 from irp.alerts.storable import decode_form
 from models.enums import IncidentType
 
+pytestmark = pytest.mark.no_database
+
 FIXTURES = Path(__file__).parent / "fixtures"
 
 

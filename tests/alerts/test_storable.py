@@ -13,6 +13,8 @@ from irp.alerts.storable import (
     storable,
 )
 
+pytestmark = pytest.mark.no_database
+
 
 def test_nul_is_replaced_in_values_and_keys_at_any_depth() -> None:
     body = {"a\x00": ["x\x00y", {"k": "\x00"}], "n": 1, "ok": "fine"}
