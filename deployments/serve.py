@@ -26,21 +26,24 @@ logger = logging.getLogger("irp.serve")
 
 
 def incident_deployments() -> list[RunnerDeployment]:
-    """One deployment per incident type; parameters and their form come from the flow."""
+    """One deployment per incident type; its custom-run form is the type's report."""
     from prefect.deployments.runner import EntrypointType
 
+    from deployments.forms import with_reporter_form
     from deployments.names import DEPLOYMENT
     from flows.registry import FLOWS
 
     return [
-        cast(
-            "RunnerDeployment",
-            flow.to_deployment(
-                name=DEPLOYMENT,
-                description=(flow.description or "").split("\n")[0],
-                tags=["irp", itype.cli_name],
-                entrypoint_type=EntrypointType.MODULE_PATH,
-            ),
+        with_reporter_form(
+            cast(
+                "RunnerDeployment",
+                flow.to_deployment(
+                    name=DEPLOYMENT,
+                    description=(flow.description or "").split("\n")[0],
+                    tags=["irp", itype.cli_name],
+                    entrypoint_type=EntrypointType.MODULE_PATH,
+                ),
+            )
         )
         for itype, flow in FLOWS.items()
     ]

@@ -61,7 +61,9 @@ def alerts_list(
 ) -> None:
     """Alerts received, newest first."""
     from irp import views
+    from irp.cli_where import say_where
 
+    say_where()
     rows = alert_rows(unmapped_only=unmapped, limit=limit)
     if as_json:
         typer.echo(json.dumps(rows, indent=2, ensure_ascii=False))
