@@ -24,6 +24,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import OperationalError
+from starlette.requests import ClientDisconnect
 
 from deployments.dispatch import Dispatcher, DispatchFn, start_deployment
 from deployments.webhook_auth import WebhookAuth, is_loopback, webhook_auth
@@ -143,7 +144,10 @@ def _receiver(
                 return _problem(400, "Content-Length: not a number", "Content-Length")
             if int(length) > max_body:
                 return _problem(413, f"body: larger than {max_body} bytes", "body")
-        body = await _read_limited(request, max_body)
+        try:
+            body = await _read_limited(request, max_body)
+        except ClientDisconnect:  # the sender gave up (its timeout); it retries, nothing stored
+            return _problem(400, "body: the sender disconnected before sending it all", "body")
         if body is None:
             return _problem(413, f"body: larger than {max_body} bytes", "body")
         admission = auth.check(request.headers, body)

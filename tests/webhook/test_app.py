@@ -234,3 +234,48 @@ def test_schemathesis_no_server_errors(app: FastAPI) -> None:
             case.call_and_validate(headers=AUTH, checks=[not_a_server_error])
 
         no_5xx()
+
+
+def test_sender_gone_mid_body_is_answered_without_a_crash(app: FastAPI) -> None:
+    """Alertmanager gives up on a slow receiver and retries: the half-read body is a 400, not
+    an exception in the server's log, and nothing is stored."""
+    import asyncio
+
+    from sqlmodel import func, select
+
+    from irp.db import session_scope
+    from models import Alert
+
+    messages = [
+        {"type": "http.request", "body": b'{"title": "half', "more_body": True},
+        {"type": "http.disconnect"},
+    ]
+    sent: list[dict[str, object]] = []
+
+    async def receive() -> dict[str, object]:
+        return messages.pop(0)
+
+    async def send(message: dict[str, object]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/alerts/generic",
+        "raw_path": b"/alerts/generic",
+        "root_path": "",
+        "query_string": b"",
+        "headers": [
+            (b"authorization", AUTH["Authorization"].encode()),
+            (b"content-type", b"application/json"),
+        ],
+        "client": ("127.0.0.1", 40000),
+        "server": ("127.0.0.1", 8765),
+    }
+    asyncio.run(app(scope, receive, send))
+    assert sent[0]["status"] == 400
+    with session_scope() as session:
+        assert session.exec(select(func.count()).select_from(Alert)).one() == 0
