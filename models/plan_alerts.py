@@ -13,7 +13,9 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from models.enums import IncidentType, Priority
 
-AlertSource = Literal["alertmanager", "grafana", "cloudevents", "generic"]
+AlertSource = Literal[
+    "alertmanager", "grafana", "cloudevents", "generic", "suricata", "wazuh", "tencent", "aliyun"
+]
 
 # Subtypes each incident type accepts (the default plan's `subtypes`); others take none.
 SUBTYPES: dict[IncidentType, frozenset[str]] = {

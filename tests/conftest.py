@@ -14,8 +14,12 @@ import itertools
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from irp.stack import EmbeddedPostgres
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
@@ -45,23 +49,28 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 @pytest.fixture(scope="session")
-def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
-    """The embedded PostgreSQL `irp up` uses, started once, with a migrated template database."""
+def postgres_server() -> Iterator[EmbeddedPostgres]:
+    """The embedded PostgreSQL `irp up` uses, started once, with a migrated template database.
+    Its data lives outside pytest's temporary root, which another pytest session may make
+    unreadable to the postgres user."""
     import psycopg
     from psycopg import sql
 
     from irp.db import dispose_engines, get_engine
     from irp.stack import start_embedded_postgres
+    from tests.irp.processes import stack_home
 
-    server = start_embedded_postgres(tmp_path_factory.mktemp("postgres"))
-    with psycopg.connect(server.libpq_uri(), autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(TEMPLATE_DATABASE)))
-    get_engine(server.sqlalchemy_url("psycopg", TEMPLATE_DATABASE))
-    dispose_engines()  # a template must have no open connections to be cloned
-    try:
-        yield server
-    finally:
-        server.stop()
+    with stack_home() as folder:
+        server = start_embedded_postgres(folder / "postgres")
+        try:
+            with psycopg.connect(server.libpq_uri(), autocommit=True) as conn:
+                template = sql.Identifier(TEMPLATE_DATABASE)
+                conn.execute(sql.SQL("CREATE DATABASE {}").format(template))
+            get_engine(server.sqlalchemy_url("psycopg", TEMPLATE_DATABASE))
+            dispose_engines()  # a template must have no open connections to be cloned
+            yield server
+        finally:
+            server.stop()
 
 
 @pytest.fixture
@@ -76,7 +85,7 @@ def database(request: pytest.FixtureRequest) -> Iterator[str]:
     import psycopg
     from psycopg import sql
 
-    server = request.getfixturevalue("postgres_server")
+    server: EmbeddedPostgres = request.getfixturevalue("postgres_server")
     name = f"irp_test_{os.getpid()}_{next(_database_numbers)}"
     with psycopg.connect(server.libpq_uri(), autocommit=True) as conn:
         conn.execute(

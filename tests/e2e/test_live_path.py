@@ -11,7 +11,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -23,23 +22,18 @@ import psutil
 import pytest
 import sqlalchemy as sa
 
-from tests.webhook.alertmanager import alertmanager, api_alert, free_port, push
+from tests.irp.processes import free_port, port_free, postgres_on, stack_home, until
+from tests.webhook.alertmanager import alertmanager, api_alert, push
 
 pytestmark = [pytest.mark.slow, pytest.mark.no_database]
 
 TOKEN = "e2e-webhook-token"
+STACK_DEADLINE_S = 180
 T = TypeVar("T")
 
 
-def until(what: str, check: Callable[[], T | None], deadline_s: float = 180) -> T:
-    """Poll `check` until it returns something truthy; the deadline only bounds a failure."""
-    end = time.monotonic() + deadline_s
-    while time.monotonic() < end:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.3)
-    raise AssertionError(f"timed out waiting for {what}")
+def waited(what: str, check: Callable[[], T]) -> T:
+    return until(check, STACK_DEADLINE_S, what, every_s=0.3)
 
 
 @dataclass
@@ -67,10 +61,14 @@ def _stack_info(home: Path, process: subprocess.Popen[bytes]) -> dict[str, Any] 
 
 
 @pytest.fixture(scope="module")
-def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveStack]:
+def live() -> Iterator[LiveStack]:
     """`irp up` started the way `make up` starts it, in its own process group."""
-    home = tmp_path_factory.mktemp("live") / "irp-home"
-    home.mkdir()
+    with stack_home() as home:
+        home.mkdir(parents=True)
+        yield from _run_up(home)
+
+
+def _run_up(home: Path) -> Iterator[LiveStack]:
     env = {
         key: value
         for key, value in os.environ.items()
@@ -88,7 +86,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveStack]:
             [str(irp), "up"], env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
     try:
-        info = until("the stack file", lambda: _stack_info(home, process))
+        info = until(lambda: _stack_info(home, process), STACK_DEADLINE_S, "the stack file")
         db = sa.create_engine(info["irp_database_url"])
         with httpx.Client(base_url=info["api_url"], trust_env=False, timeout=30) as api:
             yield LiveStack(process, home, info, db, api)
@@ -130,7 +128,7 @@ def test_alert_to_incident_to_gate_to_response(live: LiveStack, tmp_path: Path) 
     alert = api_alert("CheckoutServiceDown", "checkout", started, severity="critical")
     with alertmanager(tmp_path / "am", live.info["webhook_url"], TOKEN) as am_url:
         push(am_url, [alert])
-        incident = until(
+        incident = waited(
             "an incident with its flow run",
             lambda: live.rows(
                 "SELECT id, type, flow_run_id FROM incident WHERE flow_run_id IS NOT NULL"
@@ -140,7 +138,7 @@ def test_alert_to_incident_to_gate_to_response(live: LiveStack, tmp_path: Path) 
         incident_id, incident_type, flow_run_id = incident[0]
         assert incident_type == "system_failure"
 
-        run = until(
+        run = waited(
             "the run to wait at the activation gate",
             lambda: (r := _flow_run(live, flow_run_id))["state_type"] == "PAUSED" and r,
         )
@@ -152,7 +150,7 @@ def test_alert_to_incident_to_gate_to_response(live: LiveStack, tmp_path: Path) 
             json={"run_input": {"decision": "approve", "approver": "cio", "comment": "activate"}},
         )
         assert answer.json()["status"] == "ACCEPT", answer.text
-        until(
+        waited(
             "the response stage to start",
             lambda: live.rows(
                 "SELECT 1 FROM timeline_event WHERE incident_id = :id AND stage = 'response'"
@@ -167,9 +165,9 @@ def test_alert_to_incident_to_gate_to_response(live: LiveStack, tmp_path: Path) 
         assert ("cio", "proceed") in [tuple(row) for row in decided]
 
         # Alertmanager's retry sends the same alert again: nothing new is stored or opened.
-        payload = live.rows("SELECT payload FROM alert WHERE incident_id = :id", id=incident_id)[0][
-            0
-        ]
+        [(payload,)] = live.rows(
+            "SELECT payload FROM alert WHERE incident_id = :id", id=incident_id
+        )
         resend = httpx.post(
             f"{live.info['webhook_url']}/alerts/alertmanager",
             json={
@@ -188,7 +186,7 @@ def test_alert_to_incident_to_gate_to_response(live: LiveStack, tmp_path: Path) 
 
         # The alert resolves: its incident is annotated, nothing else opens or starts.
         push(am_url, [{**alert, "endsAt": datetime.now(UTC).isoformat().replace("+00:00", "Z")}])
-        until(
+        waited(
             "the resolution on the timeline",
             lambda: live.rows(
                 "SELECT 1 FROM timeline_event WHERE incident_id = :id AND kind = 'alert_resolved'",
@@ -206,13 +204,11 @@ def test_alert_to_incident_to_gate_to_response(live: LiveStack, tmp_path: Path) 
 
 def test_sigterm_to_the_group_leaves_no_process_and_no_port(live: LiveStack) -> None:
     ports = [
-        int(live.info["api_url"].rsplit(":", 1)[1].split("/")[0]),
-        int(live.info["webhook_url"].rsplit(":", 1)[1].split("/")[0]),
+        int(live.info[key].rsplit(":", 1)[1].split("/")[0]) for key in ("api_url", "webhook_url")
     ]
     live.db.dispose()
     os.killpg(live.process.pid, signal.SIGTERM)
     assert live.process.wait(120) == 0
     assert _processes_of(live.home) == []
-    for port in ports:
-        with httpx.Client(trust_env=False) as client, pytest.raises(httpx.ConnectError):
-            client.get(f"http://127.0.0.1:{port}/", timeout=2)
+    assert postgres_on(live.home / "postgres") == []
+    assert all(port_free(port) for port in ports)
