@@ -5,7 +5,9 @@ Prefect says which runs are dead. A run's process that exits on a signal marks i
 run paused in a process that died is failed by Prefect once its pause times out ("paused and
 never resumed"). A SIGKILLed process, or a lost host, leaves its run Running: every run sends a
 heartbeat every 30 s, and the automation `ensure_crash_automation` creates (Prefect's "detect
-zombie flows" recipe) marks a served run Crashed when its heartbeats stop.
+zombie flows" recipe) marks a served run Crashed when its heartbeats stop. Sooner on the host
+it ran on: a run labels itself with its process (irp/run_process.py), and the watch there sees
+at once that the process is gone, marks the run Crashed and starts the new one.
 
 The serve process's watch (deployments/deadlines.py) calls `recover_stranded` every
 RECOVER_EVERY_S; `irp incidents recover` calls `recover`. The new run goes to the crashed run's
@@ -30,6 +32,7 @@ from irp import incidents, recovery
 from irp.db import session_scope
 from irp.errors import IrpError
 from irp.recovery import Health, RunState
+from irp.run_process import process_gone
 from irp.settings import get_settings
 from models.base import utcnow
 
@@ -41,6 +44,7 @@ log = logging.getLogger("irp.recovery")
 
 RECOVER_EVERY_S = 10.0
 AUTOMATION = "irp: crash served flow runs whose heartbeats stopped"
+PROCESS_GONE = "Its process on this host is gone"
 _automation_ready = False
 _limits_said: set[str] = set()  # incidents left to a person: said once per process
 
@@ -105,6 +109,8 @@ def recover(
             elif by == recovery.WATCH and _at_limit(iid):
                 outcome = Outcome(iid, run_id, state, "limited")
             else:
+                if state.message == PROCESS_GONE:
+                    _mark_crashed(client, run_id)
                 try:
                     outcome = _start_again(client, iid, run_id, flow_run, state, by)
                 except IrpError as exc:
@@ -223,9 +229,19 @@ def _state_of(flow_run: FlowRun | None) -> RunState:
     if flow_run is None or flow_run.state is None:
         return recovery.VANISHED
     state = flow_run.state
+    if process_gone(dict(flow_run.labels), state.type.value, state.name or "", state.timestamp):
+        return RunState("CRASHED", "Crashed", PROCESS_GONE, state.timestamp)
     return RunState(
         state.type.value, state.name or state.type.value, state.message or "", state.timestamp
     )
+
+
+def _mark_crashed(client: SyncPrefectClient, run_id: str) -> None:
+    """Tell Prefect what this host knows: the run's process is gone (the UI then shows it
+    Crashed at once, and nobody answers a gate that no process waits at)."""
+    from prefect.states import Crashed
+
+    client.set_flow_run_state(UUID(run_id), Crashed(message=PROCESS_GONE), force=True)
 
 
 def _at_limit(incident_id: str) -> bool:

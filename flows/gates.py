@@ -19,6 +19,7 @@ from prefect.runtime import flow_run
 from prefect.states import Running
 from pydantic import Field
 
+from flows.run_process import label_process
 from irp import gate_waits, gates, incidents, recovery, timeline
 from irp.db import session_scope
 from irp.errors import GateRefused
@@ -213,7 +214,7 @@ def _pause(
     if left <= 0:  # a run taking over found the round already overdue
         return None
     try:
-        return pause_flow_run(  # type: ignore[call-overload]
+        answer: GateInput | None = pause_flow_run(  # type: ignore[call-overload]
             wait_for_input=form,
             timeout=max(1, math.ceil(left)),
             poll_interval=get_settings().gate_poll_interval_s,
@@ -221,7 +222,9 @@ def _pause(
         )
     except FlowPauseTimeout:
         _back_to_running()
-        return None
+        answer = None
+    label_process()  # running again: this process still drives the run
+    return answer
 
 
 def _suspend(form: type[GateInput], key: str, deadline: datetime) -> GateInput | None:

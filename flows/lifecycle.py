@@ -18,6 +18,7 @@ from prefect.states import State
 
 from flows import gates
 from flows.run_names import name_run
+from flows.run_process import label_process
 from irp import gates as gate_rules
 from irp import incidents, recovery, timeline
 from irp.db import session_scope
@@ -231,6 +232,7 @@ def _stage(run: Run, stage: Stage, body: Callable[[Run], None], *, always: bool 
             return
         incident = incidents.get_incident(session, run.incident_id)
         incidents.enter_stage(session, incident, stage)
+    label_process()
     body(run)
     with session_scope() as session:
         incident = incidents.get_incident(session, run.incident_id)

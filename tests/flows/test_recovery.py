@@ -23,7 +23,7 @@ from sqlmodel import select
 
 from deployments import recovery as served_recovery
 from deployments.dispatch import dispatch_one, start_deployment
-from irp import gates, incidents, timeline
+from irp import gates, incidents, run_process, timeline
 from irp.cli import main
 from irp.db import session_scope
 from irp.settings import get_settings
@@ -80,7 +80,12 @@ def _no_crash_automation_after() -> Iterator[None]:
 
 @contextmanager
 def _serving(
-    tmp_path: Path, name: str, *, watch: bool, suspend_after_s: float
+    tmp_path: Path,
+    name: str,
+    *,
+    watch: bool,
+    suspend_after_s: float,
+    heartbeat_timeout_s: float = HEARTBEAT_TIMEOUT_S,
 ) -> Iterator[subprocess.Popen[str]]:
     """The incident deployments served in their own process group: `python -m
     deployments.serve` as `irp up` runs it (with the recovery watch), or without the watch."""
@@ -89,7 +94,7 @@ def _serving(
         "PYTHONPATH": str(ROOT),
         "PREFECT_RUNNER_POLL_FREQUENCY": "1",
         "IRP_GATE_SUSPEND_AFTER_S": str(suspend_after_s),
-        "IRP_RUN_HEARTBEAT_TIMEOUT_S": str(HEARTBEAT_TIMEOUT_S),
+        "IRP_RUN_HEARTBEAT_TIMEOUT_S": str(heartbeat_timeout_s),
     }
     module = "deployments.serve" if watch else "tests.flows.serve_incidents"
     log = (tmp_path / f"serve-{name}.log").open("w")
@@ -161,6 +166,15 @@ def _state(run_id: str) -> Any:
         return client.read_flow_run(UUID(run_id)).state
 
 
+def _as_if_run_on_a_lost_host(run_id: str) -> None:
+    from prefect.client.orchestration import get_client
+
+    with get_client(sync_client=True) as client:
+        labels = dict(client.read_flow_run(UUID(run_id)).labels)
+        assert labels.get(run_process.HOST)  # the run said which process drove it
+        client.update_flow_run_labels(UUID(run_id), {run_process.HOST: "lost-host"})
+
+
 def _paused_in_process(run_id: str) -> bool:
     state = _state(run_id)
     return bool(state and state.is_paused() and not state.state_details.pause_reschedule)
@@ -215,8 +229,10 @@ def test_a_run_killed_at_a_gate_is_started_again_and_asks_the_gate_without_annou
     tmp_path: Path, receiver: Receiver
 ) -> None:
     incident_id = _open_from_alert()
-    with _serving(tmp_path, "first", watch=True, suspend_after_s=600) as first:
-        _wait_for_automation()
+    # Heartbeats would take an hour to count as stopped: only this host's own knowledge that
+    # the run's process is gone (its labels) can find it dead in time.
+    slow_heartbeat = {"watch": True, "suspend_after_s": 600, "heartbeat_timeout_s": 3600}
+    with _serving(tmp_path, "first", **slow_heartbeat) as first:
         old_run = _dispatch(incident_id)
         _until(
             "the run to wait in its process at the activation gate",
@@ -226,13 +242,13 @@ def test_a_run_killed_at_a_gate_is_started_again_and_asks_the_gate_without_annou
         _kill(first)
     assert _state(old_run).is_paused()  # Prefect cannot know yet that nobody will resume it
 
-    with _serving(tmp_path, "second", watch=True, suspend_after_s=600):
+    with _serving(tmp_path, "second", **slow_heartbeat):
         new_run = _until(
             "the watch to start a new run",
             lambda: (run := _run_of(incident_id)) != old_run and run,
-            deadline_s=HEARTBEAT_TIMEOUT_S + 150,
         )
-        assert _state(old_run).is_crashed()  # by the heartbeat automation
+        crashed = _state(old_run)
+        assert crashed.is_crashed() and crashed.message == served_recovery.PROCESS_GONE
         _until(
             "the new run to ask the open gate again",
             lambda: "gate_reasked" in _kinds(incident_id) and _paused_in_process(new_run),
@@ -263,6 +279,7 @@ def test_an_answer_given_to_a_dead_run_is_the_decision_of_the_run_that_takes_ove
         old_run = _dispatch(incident_id)
         _until("the run to wait in its process", lambda: _paused_in_process(old_run))
         _kill(first)
+    _as_if_run_on_a_lost_host(old_run)  # so only the heartbeat automation can find it dead
     # Prefect still shows the pause: the person's answer resumes a run nobody executes.
     assert main(["approve", incident_id, "--by", "cio", "--comment", "go"]) == 0
     with _serving(tmp_path, "second", watch=True, suspend_after_s=600):
@@ -274,6 +291,7 @@ def test_an_answer_given_to_a_dead_run_is_the_decision_of_the_run_that_takes_ove
         with Answerer(BREACH_GATES[1:], deadline_s=180) as answerer:
             _until("the incident to close", lambda: _status(incident_id) == "closed", 240)
     assert answerer.errors == [] and answerer.exit_codes == [0, 0]
+    assert "No heartbeat" in (_state(old_run).message or "")
     with session_scope() as session:
         decision = gates.final_decision(session, incident_id, "activation")
     assert decision is not None and (decision.approver_role, decision.comment) == ("cio", "go")
