@@ -5,7 +5,7 @@ from __future__ import annotations
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from irp import actions, evidence, executors, incidents, logistics, timeline
+from irp import actions, evidence, executors, incidents, logistics, recovery, timeline
 from irp.db import session_scope
 from models.enums import ActionStatus, Stage
 from models.plan import Plan
@@ -63,6 +63,8 @@ def undo_containment(incident_id: str, plan: Plan) -> list[str]:
 def verify_recovery(incident_id: str, plan: Plan) -> None:
     """Service restored, data-integrity checks and the security-audit checklist, on the timeline."""
     with session_scope() as session:
+        if recovery.recorded(session, incident_id, "service_restored"):
+            return  # a run resumed or taken over at sign-off: the checklist stands
         incident = incidents.get_incident(session, incident_id)
         verdict = "simulated pass (drill)" if incident.drill else "to confirm at sign-off"
         for check in plan.cleanup.integrity_checks:

@@ -43,6 +43,8 @@ BREACH_GATES = [
     Answer("user_notice", "approve", "legal_counsel"),
     Answer("signoff", "approve", "ciso"),
 ]
+MAY_REPEAT = {"notified", "gate_reasked", "run_recovered"}
+"""Events that say a new thing each time with the same words (one delivery round, one take-over)."""
 ONCE = ("report_received", "plan_activated", "contained", "closed", "report_ready")
 
 
@@ -222,6 +224,8 @@ def _assert_nothing_repeated(incident_id: str) -> None:
     assert set(asked.values()) == {1}, asked
     told = Counter((r.event, r.audience, r.target) for r in rows if r.event in ONCE)
     assert told and set(told.values()) == {1}, told
+    said = Counter((e.kind, e.message) for e in events if e.kind not in MAY_REPEAT)
+    assert [event for event, count in said.items() if count > 1] == []
 
 
 @pytest.mark.slow
