@@ -8,6 +8,8 @@ from prefect import task
 
 from irp import incidents, timeline
 from irp.db import session_scope
+from irp.plan import get_plan
+from irp.redact import plan_redactor
 from irp.settings import get_settings
 from models.enums import IncidentStatus, Stage
 from models.plan import Plan
@@ -50,6 +52,7 @@ def publish_report(incident_id: str, markdown_path: str) -> None:
     from irp import reporting
 
     with session_scope() as session:
+        incident = incidents.get_incident(session, incident_id)
         measures = reporting.measures_frame(session, incident_id)
     key = incident_id.lower()
     publish(
@@ -59,5 +62,6 @@ def publish_report(incident_id: str, markdown_path: str) -> None:
                 Path(markdown_path).read_text(encoding="utf-8"),
             ),
             f"{key}-measures": ("Measures taken", measures),
-        }
+        },
+        plan_redactor(get_plan(incident.options.get("plan_file"))),
     )
