@@ -171,15 +171,12 @@ def main() -> None:
             # Runs that outlast the in-process wait suspend: these hold no process.
             stack.env["IRP_GATE_SUSPEND_AFTER_S"] = "0"
             os.environ["IRP_GATE_SUSPEND_AFTER_S"] = "0"
-            stack.processes[-1].stop()
-            stack.processes.pop()
+            stack.remove_process("serve")
             stack.add_process("serve-2", [sys.executable, "-m", "deployments.serve"])
             pids = [p.pid for p in stack.processes]
             waiting = _start(WAITING)
             # Polled slowly: reading hundreds of runs often would load the server being measured.
             _until(lambda: _waiting("Suspended", waiting, api), 60 + 10 * WAITING, every_s=5)
-            if stack.postgres is not None:
-                pids.append(int(stack.postgres._server.get_pid()))
             figures["waiting_500_rss_mib"] = round(_rss_mib(pids), 1)
             figures["waiting_measured"] = WAITING
             some = [_until(lambda r=r: _incident_of(r), 60) for r in waiting[:3]]

@@ -17,7 +17,13 @@ from pathlib import Path
 
 import httpx
 
-from benchmarks.webhook_support import TOKEN, uvicorn_process
+from benchmarks.webhook_support import (
+    DATABASES,
+    FIGURE_SUFFIX,
+    TOKEN,
+    irp_database,
+    uvicorn_process,
+)
 
 CONCURRENCY = 32
 REQUESTS = 2000
@@ -66,25 +72,32 @@ async def load(url: str, payloads: list[bytes]) -> tuple[float, list[float]]:
         return time.perf_counter() - start, latencies
 
 
-def measure(factory: str, home: Path) -> tuple[float, list[float]]:
-    with uvicorn_process(factory, home) as url:
+def measure(factory: str, home: Path, database_url: str = "") -> tuple[float, list[float]]:
+    with uvicorn_process(factory, home, database_url=database_url) as url:
         asyncio.run(load(url, bodies(WARMUP, 10**6)))
         wall, latencies = asyncio.run(load(url, bodies(REQUESTS, 0)))
     return REQUESTS / wall, latencies
 
 
 def main() -> None:
+    """The bare endpoint, then irp on SQLite and on PostgreSQL, each ratio against the bare rate
+    of the same run (figures for PostgreSQL end in `_pg`)."""
+    figures: dict[str, float] = {}
     with tempfile.TemporaryDirectory(prefix="irp-bench-ingest-") as tmp:
         bare_rps, _ = measure("bare_app", Path(tmp) / "bare")
-        irp_rps, latencies = measure("irp_app", Path(tmp) / "irp")
-    cuts = statistics.quantiles(latencies, n=100)
-    figures = {
-        "ingest_rps": round(irp_rps, 1),
-        "ingest_bare_rps": round(bare_rps, 1),
-        "ingest_ratio": round(irp_rps / bare_rps, 3),
-        "ingest_p50_ms": round(cuts[49], 2),
-        "ingest_p99_ms": round(cuts[98], 2),
-    }
+        figures["ingest_bare_rps"] = round(bare_rps, 1)
+        for kind in DATABASES:
+            home = Path(tmp) / kind
+            with irp_database(kind, home) as database_url:
+                irp_rps, latencies = measure("irp_app", home, database_url)
+            cuts = statistics.quantiles(latencies, n=100)
+            suffix = FIGURE_SUFFIX[kind]
+            figures |= {
+                f"ingest_rps{suffix}": round(irp_rps, 1),
+                f"ingest_ratio{suffix}": round(irp_rps / bare_rps, 3),
+                f"ingest_p50_ms{suffix}": round(cuts[49], 2),
+                f"ingest_p99_ms{suffix}": round(cuts[98], 2),
+            }
     print(f"concurrency {CONCURRENCY}, {REQUESTS} requests each", file=sys.stderr)
     print(json.dumps(figures))
 

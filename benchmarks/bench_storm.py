@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
-import sqlite3
 import sys
 import tempfile
 import time
@@ -21,7 +20,14 @@ from typing import Any
 
 import httpx
 
-from benchmarks.webhook_support import TOKEN, uvicorn_process
+from benchmarks.webhook_support import (
+    DATABASES,
+    FIGURE_SUFFIX,
+    TOKEN,
+    count_rows,
+    irp_database,
+    uvicorn_process,
+)
 from tests.webhook.alertmanager import BINARY, alertmanager, api_alert, push
 
 GROUPS = 100
@@ -39,11 +45,8 @@ def alerts_for_push(k: int, started: datetime) -> list[dict[str, Any]]:
     ]
 
 
-def counts(db: Path) -> tuple[int, int]:
-    with sqlite3.connect(db, timeout=30) as conn:
-        alerts = conn.execute("select count(*) from alert").fetchone()[0]
-        incidents = conn.execute("select count(*) from incident").fetchone()[0]
-    return int(alerts), int(incidents)
+def counts(database_url: str) -> tuple[int, int]:
+    return count_rows(database_url, "alert"), count_rows(database_url, "incident")
 
 
 async def post_direct(url: str, pushes: list[list[dict[str, Any]]]) -> None:
@@ -68,47 +71,53 @@ async def post_direct(url: str, pushes: list[list[dict[str, Any]]]) -> None:
             )
 
 
-def main() -> None:
+def storm(kind: str, tmp: Path, real: bool) -> dict[str, float]:
+    """One storm into a fresh irp database of `kind`; figures for PostgreSQL end in `_pg`."""
     started = datetime.now(UTC) - timedelta(minutes=1)
     pushes = [alerts_for_push(k, started) for k in range(PUSHES)]
     total = GROUPS * PER_GROUP
-    real = shutil.which(BINARY) is not None
-    with tempfile.TemporaryDirectory(prefix="irp-bench-storm-") as tmp:
-        home = Path(tmp) / "irp"
-        with uvicorn_process("irp_app", home) as url:
+    home = tmp / kind
+    with irp_database(kind, home) as database_url:
+        with uvicorn_process("irp_app", home, database_url=database_url) as url:
             begin = time.monotonic()
             if real:
-                with alertmanager(Path(tmp) / "am", url, TOKEN) as am:
+                with alertmanager(tmp / f"am-{kind}", url, TOKEN) as am:
                     for batch in pushes:
                         push(am, batch)
-                    stored = _wait_stored(home, total, begin)
+                    stored = _wait_stored(database_url, total, begin)
             else:
                 asyncio.run(post_direct(url, pushes))
-                stored = _wait_stored(home, total, begin)
+                stored = _wait_stored(database_url, total, begin)
             storm_s = time.monotonic() - begin
-            stored_rows, incidents = counts(home / "irp.db")
+            stored_rows, incidents = counts(database_url)
             _wait_dispatched(home, incidents)
         dispatched = (home / "dispatched.txt").read_text().split()
+    suffix = FIGURE_SUFFIX[kind]
+    return {
+        f"storm_incidents{suffix}": incidents,
+        f"storm_alerts_stored{suffix}": stored_rows,
+        f"storm_lost{suffix}": total - stored,
+        f"storm_duplicate_runs{suffix}": len(dispatched) - len(set(dispatched)),
+        f"storm_dispatched{suffix}": len(set(dispatched)),
+        f"storm_s{suffix}": round(storm_s, 2),
+    }
+
+
+def main() -> None:
+    real = shutil.which(BINARY) is not None
+    figures: dict[str, float] = {}
+    with tempfile.TemporaryDirectory(prefix="irp-bench-storm-") as tmp:
+        for kind in DATABASES:
+            figures |= storm(kind, Path(tmp), real)
     print(f"alertmanager: {'real' if real else 'simulated'}; dispatch: counter", file=sys.stderr)
-    print(
-        json.dumps(
-            {
-                "storm_incidents": incidents,
-                "storm_alerts_stored": stored_rows,
-                "storm_lost": total - stored,
-                "storm_duplicate_runs": len(dispatched) - len(set(dispatched)),
-                "storm_dispatched": len(set(dispatched)),
-                "storm_s": round(storm_s, 2),
-            }
-        )
-    )
+    print(json.dumps(figures))
 
 
-def _wait_stored(home: Path, total: int, begin: float) -> int:
+def _wait_stored(database_url: str, total: int, begin: float) -> int:
     """Benchmark, not a test: poll the database until every alert is stored or time is up."""
     stored = 0
     while time.monotonic() - begin < DEADLINE_S:
-        stored = counts(home / "irp.db")[0]
+        stored = count_rows(database_url, "alert")
         if stored >= total:
             break
         time.sleep(0.1)

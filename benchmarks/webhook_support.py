@@ -61,9 +61,42 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+DATABASES = ("sqlite", "postgresql")
+FIGURE_SUFFIX = {"sqlite": "", "postgresql": "_pg"}
+
+
+@contextmanager
+def irp_database(kind: str, home: Path) -> Iterator[str]:
+    """irp's database for a benchmark run: SQLite under `home`, or a database on an embedded
+    PostgreSQL (what `irp up` ships) started in `home` and stopped after."""
+    home.mkdir(parents=True, exist_ok=True)
+    if kind == "sqlite":
+        yield f"sqlite:///{home / 'irp.db'}"
+        return
+    from irp.stack import start_embedded_postgres
+
+    server = start_embedded_postgres(home / "postgres")
+    try:
+        yield server.irp_url
+    finally:
+        server.stop()
+
+
+def count_rows(database_url: str, table: str) -> int:
+    """Rows in one of irp's tables (a fresh engine: the benchmark polls from outside the app)."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            return int(conn.execute(sa.text(f"SELECT count(*) FROM {table}")).scalar_one())
+    finally:
+        engine.dispose()
+
+
 @contextmanager
 def uvicorn_process(
-    factory: str, home: Path, extra_env: dict[str, str] | None = None
+    factory: str, home: Path, extra_env: dict[str, str] | None = None, database_url: str = ""
 ) -> Iterator[str]:
     """Serve `benchmarks.webhook_support:<factory>` with uvicorn in a subprocess."""
     port = free_port()
@@ -76,6 +109,8 @@ def uvicorn_process(
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
     }
     env.pop("IRP_DATABASE_URL", None)
+    if database_url:
+        env["IRP_DATABASE_URL"] = database_url
     home.mkdir(parents=True, exist_ok=True)
     cmd = [
         sys.executable, "-m", "uvicorn", "--factory", f"benchmarks.webhook_support:{factory}",

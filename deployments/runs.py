@@ -3,21 +3,32 @@
 from __future__ import annotations
 
 import json
+import logging
+import threading
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
+from sqlmodel import select
+
 from irp import gates, incidents
 from irp.db import session_scope
-from irp.errors import GateRefused, InvalidInput, IrpError
+from irp.errors import GateRefused, InvalidInput, IrpError, NotFound
 from irp.plan import get_plan
-from irp.settings import configure_prefect
+from irp.settings import configure_prefect, get_settings
+from models import Incident
 from models.enums import IncidentType, Priority
 from models.plan import Plan
 from models.plan_drills import DrillScenario
 
 if TYPE_CHECKING:
+    from prefect import Flow
     from prefect.client.orchestration import SyncPrefectClient
+
+Say = Callable[[str], None]
+log = logging.getLogger("irp.runs")
+GATE_WATCH_INTERVAL_S = 0.3
 
 
 def run_drill(
@@ -31,9 +42,11 @@ def run_drill(
     faults: dict[str, int] | None = None,
     notify_url: str | None = None,
     scenario: str | None = None,
+    on_gate: Say | None = None,
 ) -> tuple[str, str]:
     """Run a drill in this process (a plan scenario's, if named); return the incident id and
-    the report path."""
+    the report path. `on_gate` hears, as each gate starts waiting for a person, the incident
+    and how to answer it."""
     configure_prefect()
     from flows.registry import REPORTS
 
@@ -47,7 +60,7 @@ def run_drill(
         if description:
             params["report"]["description"] = description
         params |= {"auto_approve": auto_approve, "notify_url": notify_url}
-        return _run(itype, params)
+        return _run(itype, params, on_gate)
     fields: dict[str, object] = {
         "summary": summary or f"Drill: {itype.value.replace('_', ' ')}",
         "reporter": reporter,
@@ -66,17 +79,93 @@ def run_drill(
             "faults": faults,
             "notify_url": notify_url,
         },
+        on_gate,
     )
 
 
-def _run(itype: IncidentType, params: dict[str, Any]) -> tuple[str, str]:
+def _run(itype: IncidentType, params: dict[str, Any], on_gate: Say | None) -> tuple[str, str]:
     """Run the type's flow in this process; return the incident id and the report path."""
     from flows.registry import FLOWS
 
-    incident_id = FLOWS[itype](**params)
-    from irp.settings import get_settings
-
+    flow = FLOWS[itype]
+    if on_gate is None or params.get("auto_approve"):
+        incident_id = flow(**params)
+    else:
+        incident_id = _run_watched(flow, params, on_gate)
     return incident_id, str(get_settings().reports_dir / incident_id / "report.md")
+
+
+def _run_watched(flow: Flow[..., str], params: dict[str, Any], say: Say) -> str:
+    """Run the flow here while a thread watches its run: whenever it pauses at a gate, `say`
+    which gate, who may decide and how to answer (the run id is known before it starts)."""
+    from prefect.client.orchestration import get_client
+    from prefect.flow_engine import run_flow
+    from prefect.states import Pending
+
+    with get_client(sync_client=True) as client:
+        run = client.create_flow_run(
+            flow, parameters=flow.serialize_parameters(params), state=Pending()
+        )
+    plan = get_plan(params.get("plan_file"))
+    stop = threading.Event()
+    watcher = threading.Thread(
+        target=_watch_gates, args=(run.id, plan, say, stop), name="irp-gate-watch", daemon=True
+    )
+    watcher.start()
+    try:
+        return run_flow(flow, flow_run=run, parameters=params)  # type: ignore[return-value]
+    finally:
+        stop.set()
+        watcher.join(5)
+
+
+def _watch_gates(run_id: UUID, plan: Plan, say: Say, stop: threading.Event) -> None:
+    """Poll the run's state; at each new pause, read the gate it waits at and say it once."""
+    from prefect.client.orchestration import get_client
+
+    told: set[tuple[str, int]] = set()
+    with get_client(sync_client=True) as client:
+        while not stop.wait(GATE_WATCH_INTERVAL_S):
+            try:
+                state = client.read_flow_run(run_id).state
+                if state is None or not state.is_paused():
+                    continue
+                with session_scope() as session:
+                    incident = session.exec(
+                        select(Incident).where(Incident.flow_run_id == str(run_id))
+                    ).first()
+                    if incident is None:
+                        continue
+                    waiting = gates.waiting_gate(session, incident)
+                    incident_id = incident.id
+            except NotFound:
+                continue
+            except Exception as exc:  # noqa: BLE001  (the run goes on; only the hint is lost)
+                log.warning("watching run %s for gates: %s", run_id, type(exc).__name__)
+                continue
+            if (waiting.gate, waiting.round) not in told:
+                told.add((waiting.gate, waiting.round))
+                say(gate_prompt(plan, incident_id, waiting, str(run_id)))
+
+
+def gate_prompt(plan: Plan, incident_id: str, waiting: gates.WaitingGate, run_id: str) -> str:
+    """What a person needs to answer a waiting gate: the question, who, the command, the link."""
+    from irp.notify.service import run_link
+
+    policy = plan.gates[waiting.gate]
+    who = ", ".join(f"{r} ({plan.role_person(r)})" for r in waiting.deciders)
+    home = get_settings().resolved_home
+    link = run_link(run_id)
+    lines = [
+        f"{incident_id} waits at gate {waiting.gate} (round {waiting.round}): {policy.question}",
+        f"  may decide: {who}",
+        f"  answer: IRP_HOME={home} irp approve {incident_id} --decision approve "
+        f'--by {waiting.deciders[0]} --comment "..."   (or reject, escalate)',
+        f"  or in the Prefect UI: {link}"
+        if link
+        else "  no Prefect UI: this drill runs on a temporary Prefect server (start `irp up`)",
+    ]
+    return "\n".join(lines)
 
 
 def _scenario(plan: Plan, name: str, itype: IncidentType) -> DrillScenario:

@@ -13,7 +13,11 @@ deployments (`pause_on_shutdown=False`): their schedules stay as the plan says.
 from __future__ import annotations
 
 import logging
+import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
+from types import FrameType
 from typing import TYPE_CHECKING, cast
 
 from irp.settings import configure_prefect, get_settings
@@ -26,21 +30,24 @@ logger = logging.getLogger("irp.serve")
 
 
 def incident_deployments() -> list[RunnerDeployment]:
-    """One deployment per incident type; parameters and their form come from the flow."""
+    """One deployment per incident type; its custom-run form is the type's report."""
     from prefect.deployments.runner import EntrypointType
 
+    from deployments.forms import with_reporter_form
     from deployments.names import DEPLOYMENT
     from flows.registry import FLOWS
 
     return [
-        cast(
-            "RunnerDeployment",
-            flow.to_deployment(
-                name=DEPLOYMENT,
-                description=(flow.description or "").split("\n")[0],
-                tags=["irp", itype.cli_name],
-                entrypoint_type=EntrypointType.MODULE_PATH,
-            ),
+        with_reporter_form(
+            cast(
+                "RunnerDeployment",
+                flow.to_deployment(
+                    name=DEPLOYMENT,
+                    description=(flow.description or "").split("\n")[0],
+                    tags=["irp", itype.cli_name],
+                    entrypoint_type=EntrypointType.MODULE_PATH,
+                ),
+            )
         )
         for itype, flow in FLOWS.items()
     ]
@@ -118,19 +125,36 @@ def cancel_missed_runs(deployments: list[RunnerDeployment], grace: timedelta = M
     return cancelled
 
 
+@contextmanager
+def _quiet_stop_while_preparing() -> Iterator[None]:
+    """SIGINT or SIGTERM before the runner takes over ends the process without a traceback.
+    Afterwards Prefect's own handling applies: the runner stops gracefully on either."""
+
+    def leave(signum: int, frame: FrameType | None) -> None:
+        raise SystemExit(0)
+
+    previous = {sig: signal.signal(sig, leave) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
 def main() -> None:
     """Serve until SIGTERM / Ctrl-C; runs that are waiting stay suspended in the database."""
-    configure_prefect()
-    from prefect import serve
+    with _quiet_stop_while_preparing():
+        configure_prefect()
+        from prefect import serve
 
-    from deployments.deadlines import start_deadline_watch
+        from deployments.deadlines import start_deadline_watch
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    deployments = [module_entrypoint(d) for d in incident_deployments() + extra_deployments()]
-    missed = cancel_missed_runs(deployments)
-    if missed:
-        logger.warning("cancelled %d drill run(s) missed while irp was down", missed)
-    stop = start_deadline_watch(max(1.0, get_settings().gate_poll_interval_s))
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+        deployments = [module_entrypoint(d) for d in incident_deployments() + extra_deployments()]
+        missed = cancel_missed_runs(deployments)
+        if missed:
+            logger.warning("cancelled %d drill run(s) missed while irp was down", missed)
+        stop = start_deadline_watch(max(1.0, get_settings().gate_poll_interval_s))
     try:
         serve(
             *deployments,
@@ -139,7 +163,7 @@ def main() -> None:
             limit=get_settings().run_limit,
         )
     finally:
-        stop.set()
+        stop.set()  # no deadline check may outlive the runner: the server may be gone
 
 
 if __name__ == "__main__":

@@ -1,64 +1,59 @@
-"""The alert webhook: Alertmanager, Grafana, CloudEvents and irp's generic JSON in, incidents
-and flow runs out.
+"""The alert webhook: Alertmanager, Grafana, CloudEvents and irp's generic endpoint in,
+incidents and flow runs out.
 
-Order of checks per request: size (Content-Length, then the bytes actually read) -> auth
-(HMAC needs the raw body) -> content type -> JSON -> the source's parser -> store (committed
-before the 202) -> hand new incidents to the dispatcher. Errors are small JSON objects naming
-the field; nothing a sender does can produce a stack trace.
+Order of checks per request: a local demo answers loopback clients only -> size
+(Content-Length, then the bytes actually read) -> auth (HMAC needs the raw body) -> content
+type -> JSON or form -> the source's parser -> store, with a signed message's id (committed
+together, before the 202) -> hand new incidents to the dispatcher. Errors are small JSON
+objects naming the field; nothing a sender does can produce a stack trace or a 5xx.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import re
+import threading
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
-import httpx
 from fastapi import Depends, FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field
 from sqlalchemy.exc import OperationalError
+from starlette.requests import ClientDisconnect
 
 from deployments.dispatch import Dispatcher, DispatchFn, start_deployment
-from irp.alerts import ingest
-from irp.alerts.auth import (
-    GRAFANA_SIGNATURE_HEADER,
-    check_basic,
-    check_bearer,
-    check_grafana_signature,
-    check_standard_webhooks,
-    standard_webhooks_key,
-)
+from deployments.webhook_auth import WebhookAuth, is_loopback, webhook_auth
+from irp.alerts import ingest, replay
+from irp.alerts.auth import GRAFANA_SIGNATURE_HEADER, SignedMessage
 from irp.alerts.classify import ClassificationRule
+from irp.alerts.delivery import Delivery, read_delivery
 from irp.alerts.parsers import (
     PARSERS,
     AlertParseError,
     GenericAlert,
-    ParsedAlert,
     _AMBody,
     _CloudEvent,
     _GrafanaBody,
 )
+from irp.alerts.storable import BodyError, RawBody, decode_form, decode_json
 from irp.db import get_engine, session_scope
-from irp.errors import InvalidInput
 from irp.plan import get_plan
 from irp.settings import Settings, configure_prefect, get_settings
 
 log = logging.getLogger("irp.webhook")
 
 JSON = "application/json"
+FORM = "application/x-www-form-urlencoded"
 CONTENT_TYPES: dict[str, tuple[str, ...]] = {
     "alertmanager": (JSON,),
     "grafana": (JSON,),
     "cloudevents": ("application/cloudevents+json", JSON),
-    "generic": (JSON,),
+    "generic": (JSON, FORM),
 }
 BODY_MODELS: dict[str, type[BaseModel]] = {
     "alertmanager": _AMBody,
@@ -70,12 +65,11 @@ SUMMARIES = {
     "alertmanager": "Prometheus Alertmanager webhook (version 4)",
     "grafana": "Grafana alerting webhook",
     "cloudevents": "A CloudEvents 1.0 event, structured JSON mode",
-    "generic": "irp's own alert format",
+    "generic": "irp's own alert format; Suricata EVE, Wazuh, Tencent Cloud, Aliyun "
+    "CloudMonitor (form or JSON); anything else is stored unmapped",
 }
 RETRY_AFTER_S = "5"
-# Strings PostgreSQL and UTF-8 cannot store: NUL and unpaired surrogates (checked exactly
-# only when the raw body contains such an escape).
-_SUSPECT_ESCAPE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])")
+SHUTDOWN_WAIT_S = 2.0
 
 
 class Problem(BaseModel):
@@ -94,71 +88,9 @@ class Accepted(BaseModel):
     unmapped: int = Field(description="Stored, but no rule maps them: `irp alerts list`.")
     incidents_opened: list[str]
     incidents_attached: list[str]
-
-
-@dataclass(frozen=True)
-class WebhookAuth:
-    """Which credentials a request may present; any one configured method suffices."""
-
-    token: str | None
-    basic_user: str
-    hmac_secret: str | None
-    open_demo: bool
-
-    def allows(self, headers: Any, body: bytes) -> bool:
-        if self.open_demo:
-            return True
-        authorization = headers.get("authorization")
-        if self.token and (
-            check_bearer(authorization, self.token)
-            or check_basic(authorization, self.basic_user, self.token)
-        ):
-            return True
-        if self.hmac_secret:
-            if "webhook-signature" in headers and check_standard_webhooks(
-                headers, body, self.hmac_secret
-            ):
-                return True
-            if GRAFANA_SIGNATURE_HEADER in headers and check_grafana_signature(
-                headers, body, self.hmac_secret
-            ):
-                return True
-        return False
-
-
-def _secret(value: SecretStr | None, block: str | None, variable: str) -> str | None:
-    """A secret from the environment, else from the named Prefect Secret block."""
-    if value is not None:
-        return value.get_secret_value() or None
-    if not block:
-        return None
-    from prefect.blocks.system import Secret
-
-    try:
-        loaded = cast(Secret[str], Secret.load(block))  # sync here: no event loop at startup
-        return str(loaded.get()) or None
-    except (ValueError, httpx.HTTPError) as exc:  # no such block, or no Prefect API
-        raise InvalidInput(f"{variable}_BLOCK: cannot load Secret block {block!r}: {exc}") from None
-
-
-def webhook_auth(settings: Settings) -> WebhookAuth:
-    """Refuse to run open to the network: a secret is required unless this is a local demo."""
-    token = _secret(settings.webhook_token, settings.webhook_token_block, "IRP_WEBHOOK_TOKEN")
-    secret = _secret(
-        settings.webhook_hmac_secret, settings.webhook_hmac_secret_block, "IRP_WEBHOOK_HMAC_SECRET"
-    )
-    if secret:
-        try:
-            standard_webhooks_key(secret)
-        except ValueError as exc:
-            raise InvalidInput(f"IRP_WEBHOOK_HMAC_SECRET: {exc}") from None
-    if not token and not secret and not settings.webhook_local_demo:
-        raise InvalidInput(
-            "IRP_WEBHOOK_TOKEN or IRP_WEBHOOK_HMAC_SECRET: set one, or run a local demo "
-            "with `irp webhook --local-demo` (accepts unauthenticated alerts)"
-        )
-    return WebhookAuth(
-        token or None, settings.webhook_basic_user, secret or None, not (token or secret)
+    truncated: int = Field(description="Alerts the sender left out (`truncatedAlerts`).")
+    notes: list[Problem] = Field(
+        description="/alerts/generic: what was not understood in bodies stored unmapped."
     )
 
 
@@ -169,10 +101,6 @@ def delivery_gate() -> None:
 
 def _problem(status: int, detail: str, field: str | None = None, **headers: str) -> JSONResponse:
     return JSONResponse(Problem(detail=detail, field=field).model_dump(), status, headers=headers)
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
 
 
 async def _read_limited(request: Request, limit: int) -> bytes | None:
@@ -187,64 +115,76 @@ async def _read_limited(request: Request, limit: int) -> bytes | None:
     return b"".join(chunks)
 
 
-def _decode(body: bytes) -> Any:
-    data = json.loads(body, parse_constant=_reject_constant)
-    if _SUSPECT_ESCAPE.search(body):
-        json.dumps(data, ensure_ascii=False).encode("utf-8")
-        if "\x00" in json.dumps(data, ensure_ascii=False):
-            raise ValueError("strings must not contain NUL")
-    return data
-
-
 Handler = Callable[[Request], Awaitable[JSONResponse]]
+Store = Callable[[str, Delivery, RawBody | None, SignedMessage | None], ingest.IngestResult]
+
+
+def _unauthorized(field: str | None) -> JSONResponse:
+    challenge = {"WWW-Authenticate": "Bearer"}
+    if field is None:
+        return _problem(401, "unauthorized", None, **challenge)
+    detail = (
+        f"{field}: required with {GRAFANA_SIGNATURE_HEADER} (a signature without its time "
+        "could be replayed for ever)"
+    )
+    return _problem(401, detail, field, **challenge)
 
 
 def _receiver(
-    source: str,
-    auth: WebhookAuth,
-    max_body: int,
-    store: Callable[[list[ParsedAlert]], ingest.IngestResult],
-    dispatcher: Dispatcher,
+    source: str, auth: WebhookAuth, max_body: int, store: Store, dispatcher: Dispatcher
 ) -> Handler:
-    parse = PARSERS[source]
     allowed = CONTENT_TYPES[source]
 
     async def receive(request: Request) -> JSONResponse:
+        if auth.open_demo and request.client is not None and not is_loopback(request.client.host):
+            return _problem(403, "local demo: only loopback clients may send alerts")
         length = request.headers.get("content-length")
         if length is not None:
             if not length.isdigit():
                 return _problem(400, "Content-Length: not a number", "Content-Length")
             if int(length) > max_body:
                 return _problem(413, f"body: larger than {max_body} bytes", "body")
-        body = await _read_limited(request, max_body)
+        try:
+            body = await _read_limited(request, max_body)
+        except ClientDisconnect:  # the sender gave up (its timeout); it retries, nothing stored
+            return _problem(400, "body: the sender disconnected before sending it all", "body")
         if body is None:
             return _problem(413, f"body: larger than {max_body} bytes", "body")
-        if not auth.allows(request.headers, body):
-            return _problem(401, "unauthorized", None, **{"WWW-Authenticate": "Bearer"})
+        admission = auth.check(request.headers, body)
+        if not admission.admitted:
+            return _unauthorized(admission.field)
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if content_type not in allowed:
             return _problem(415, f"Content-Type: must be {' or '.join(allowed)}", "Content-Type")
         try:
-            data = _decode(body)
-        except (ValueError, UnicodeError, RecursionError):
-            return _problem(
-                400, "body: not valid JSON (UTF-8, no NaN, NUL or lone surrogates)", "body"
-            )
+            decoded = decode_form(body) if content_type == FORM else decode_json(body)
+        except BodyError as exc:
+            return _problem(400, f"body: {exc}", "body")
         try:
-            alerts = parse(data)
+            delivery = read_delivery(source, decoded.data)
         except AlertParseError as exc:
             return _problem(422, str(exc), exc.field)
-        result = await run_in_threadpool(store, alerts)
+        raw = RawBody.of(body) if decoded.altered or content_type == FORM else None
+        try:
+            result = await run_in_threadpool(store, source, delivery, raw, admission.signed)
+        except replay.Replayed:
+            return _problem(
+                409, "webhook-id: this message was already accepted (a replay)", "webhook-id"
+            )
         dispatcher.submit(result.opened)
-        return JSONResponse(result.as_dict(), 202)
+        notes = [Problem(detail=n.detail, field=n.field).model_dump() for n in delivery.notes]
+        answer = {**result.as_dict(), "truncated": delivery.truncated, "notes": notes}
+        return JSONResponse(answer, 202)
 
     return receive
 
 
 def _responses() -> dict[int | str, dict[str, Any]]:
     described = {
-        400: "Body is not JSON, or a header is malformed.",
-        401: "Authentication failed.",
+        400: "Body is not JSON (or a form), or a header is malformed.",
+        401: "Authentication failed; `field` names a missing header when one is.",
+        403: "Local demo: the client is not on this host.",
+        409: "A Standard Webhooks message accepted before (same `webhook-id`): a replay.",
         413: "Body too large.",
         415: "Wrong Content-Type.",
         422: "Not a valid alert of this format; `field` names the problem.",
@@ -272,9 +212,10 @@ def _openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
             schemas.update(schema.pop("$defs", {}))
             schemas[name] = schema
             ref = {"schema": {"$ref": f"#/components/schemas/{name}"}}
+            form = {"schema": {"type": "object", "additionalProperties": {"type": "string"}}}
             doc["paths"][f"/alerts/{source}"]["post"]["requestBody"] = {
                 "required": True,
-                "content": {ctype: ref for ctype in CONTENT_TYPES[source]},
+                "content": {c: form if c == FORM else ref for c in CONTENT_TYPES[source]},
             }
         app.openapi_schema = doc
         return doc
@@ -295,15 +236,29 @@ def create_app(
     get_engine(db_url)  # migrate now, not on the first alert
     dispatcher = Dispatcher(dispatch or start_deployment, db_url)
 
-    def store(alerts: list[ParsedAlert]) -> ingest.IngestResult:
+    sweeper = _Sweeper()
+
+    def store(
+        source: str, delivery: Delivery, raw: RawBody | None, signed: SignedMessage | None
+    ) -> ingest.IngestResult:
+        """One transaction: a replayed id stores nothing, a failed store remembers no id."""
         with session_scope(db_url) as session:
-            return ingest.ingest_alerts(session, alerts, rules)
+            if signed is not None:
+                replay.remember_message(session, signed.message_id, signed.replayable_until)
+                if sweeper.due():
+                    replay.forget_expired(session)
+            truncation = ingest.Truncation(delivery.truncated, source, delivery.group_key)
+            return ingest.ingest_alerts(
+                session, delivery.alerts, rules, raw=raw, truncation=truncation
+            )
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         dispatcher.start()
         yield
-        await run_in_threadpool(dispatcher.stop)
+        # Stopping must not wait out a dispatch stuck on an unreachable Prefect API: whatever
+        # is still pending is found by the next start's sweep (dispatch is idempotent).
+        await run_in_threadpool(dispatcher.stop, SHUTDOWN_WAIT_S)
 
     app = FastAPI(
         title="irp alert webhook",
@@ -359,6 +314,22 @@ def create_app(
     return app
 
 
+class _Sweeper:
+    """Says when to delete expired message ids: at most once per `replay.SWEEP_EVERY`."""
+
+    def __init__(self) -> None:
+        self._next = 0.0
+        self._lock = threading.Lock()
+
+    def due(self) -> bool:
+        with self._lock:
+            now = time.monotonic()
+            if now < self._next:
+                return False
+            self._next = now + replay.SWEEP_EVERY.total_seconds()
+            return True
+
+
 def serve_webhook(
     settings: Settings | None = None,
     *,
@@ -370,13 +341,15 @@ def serve_webhook(
     import uvicorn
 
     settings = settings or get_settings()
+    updates: dict[str, Any] = {"webhook_host": host} if host is not None else {}
     if local_demo:
-        settings = settings.model_copy(update={"webhook_local_demo": True})
+        updates["webhook_local_demo"] = True
+    settings = settings.model_copy(update=updates)
     configure_prefect(settings)
-    app = create_app(settings)
+    app = create_app(settings)  # a demo on a non-loopback host is refused here
     uvicorn.run(
         app,
-        host=host or settings.webhook_host,
+        host=settings.webhook_host,
         port=settings.webhook_port if port is None else port,
         log_level="info",
     )

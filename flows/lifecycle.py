@@ -15,6 +15,7 @@ from prefect.futures import PrefectFuture
 from prefect.states import State
 
 from flows import gates
+from flows.run_names import name_run
 from irp import gates as gate_rules
 from irp import incidents, timeline
 from irp.db import session_scope
@@ -74,6 +75,7 @@ def run_incident(
     if scenario is not None:
         options["scenario"] = scenario
     incident_id = record_report(incident_type, report, incident_id, drill, options)
+    name_run(incident_id)
     run = Run(incident_id, plan, auto_approve, faults=dict(faults or {}), notify_url=notify_url)
     run.shortfall, run.drill, run.unanswered = dict(shortfall or {}), drill, unanswered
     if not gates.resumed_after_suspend():

@@ -5,11 +5,12 @@ from __future__ import annotations
 from prefect import flow
 
 from flows.lifecycle import run_incident
+from flows.run_names import flow_run_name
 from models.enums import IncidentType
 from models.report import NetworkAttackReport
 
 
-@flow(name="network-attack", log_prints=True, persist_result=True)
+@flow(name="network-attack", flow_run_name=flow_run_name, log_prints=True, persist_result=True)
 def network_attack(
     report: NetworkAttackReport | None = None,
     incident_id: str | None = None,

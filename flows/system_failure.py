@@ -5,11 +5,12 @@ from __future__ import annotations
 from prefect import flow
 
 from flows.lifecycle import run_incident
+from flows.run_names import flow_run_name
 from models.enums import IncidentType
 from models.report import SystemFailureReport
 
 
-@flow(name="system-failure", log_prints=True, persist_result=True)
+@flow(name="system-failure", flow_run_name=flow_run_name, log_prints=True, persist_result=True)
 def system_failure(
     report: SystemFailureReport | None = None,
     incident_id: str | None = None,

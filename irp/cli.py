@@ -7,11 +7,11 @@ import sys
 from pathlib import Path
 from typing import Annotated, Any
 
-import click
 import typer
 
 from irp import cli_alerts, cli_metrics, cli_up
 from irp.cli_notify import register as register_notify
+from irp.cli_where import say_where
 from irp.errors import InvalidInput, IrpError, PlanError
 
 app = typer.Typer(
@@ -69,11 +69,15 @@ def drill(
         typer.Option(help="A scenario from the plan's drills: its facts and injected faults."),
     ] = None,
 ) -> None:
-    """Run a complete drill of one incident type and print the incident id and report path."""
+    """Run a complete drill of one incident type and print the incident id and report path.
+
+    Without --auto-approve, each gate waits for a person: the drill says on stderr which
+    incident waits, who may decide and how to answer (`irp approve` or the Prefect UI)."""
     from deployments.runs import run_drill
 
     if incident_type not in INCIDENT_TYPES:
         raise InvalidInput(f"TYPE: {incident_type!r} is not one of {', '.join(INCIDENT_TYPES)}")
+    say_where(prefect=True)
     incident_id, report_path = run_drill(
         incident_type.replace("-", "_"),
         auto_approve=auto_approve,
@@ -83,9 +87,16 @@ def drill(
         reporter=reporter,
         notify_url=notify,
         scenario=scenario,
+        on_gate=None if auto_approve else (lambda text: typer.echo(text, err=True)),
     )
     typer.echo(f"incident: {incident_id}")
     typer.echo(f"report: {report_path}")
+
+
+@incidents_app.callback()
+def incidents_group() -> None:
+    """Every `irp incidents` command reads the database: say first which one."""
+    say_where()
 
 
 @incidents_app.command("list")
@@ -140,6 +151,7 @@ def report(incident_id: Annotated[str, typer.Argument(metavar="ID")]) -> None:
     """Write the incident's report again from the database and print where it is."""
     from irp import views
 
+    say_where()
     for path in views.rewrite_report(incident_id):
         typer.echo(str(path))
 
@@ -158,6 +170,7 @@ def approve(
 
     if not by:
         raise InvalidInput("--by: say who decides (role id or name)")
+    say_where(prefect=True)
     gate = answer_gate(
         incident_id, decision=decision, approver=by, comment=comment, priority=priority
     )
@@ -179,6 +192,7 @@ def evidence_add(
 
     if file is None and sha256 is None:
         raise InvalidInput("--file or --sha256: give one")
+    say_where()
     digest = evidence.sha256_file(file) if file else str(sha256)
     with session_scope() as session:
         incident = incidents.get_incident(session, incident_id)
@@ -192,9 +206,15 @@ def evidence_add(
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: domain errors become messages and exit codes, never tracebacks."""
+    """Entry point: domain errors become messages and exit codes, never tracebacks.
+
+    Click runs standalone: a usage error (unknown command or option, missing argument) prints
+    the usage and exits 2, `--help` exits 0; both arrive here as SystemExit.
+    """
     try:
-        app(args=argv, standalone_mode=False)
+        app(args=argv, prog_name="irp")
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else int(exc.code is not None)
     except PlanError as exc:
         for line in exc.messages:
             typer.echo(line, err=True)
@@ -205,13 +225,6 @@ def main(argv: list[str] | None = None) -> int:
     except IrpError as exc:
         typer.echo(f"error: {exc}", err=True)
         return 1
-    except click.ClickException as exc:
-        exc.show()
-        return exc.exit_code
-    except click.exceptions.Abort:
-        return 1
-    except click.exceptions.Exit as exc:
-        return exc.exit_code
     return 0
 
 

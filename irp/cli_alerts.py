@@ -20,6 +20,7 @@ ALERT_COLUMNS = [
     "subtype",
     "incident_id",
 ]
+BODY_FIELDS = {"payload", "raw_body", "raw_body_encoding"}
 
 
 def webhook(
@@ -38,12 +39,16 @@ def webhook(
 
 
 def alert_rows(*, unmapped_only: bool, limit: int) -> list[dict[str, Any]]:
+    """Rows without the bodies, personal data masked (names and labels come from senders)."""
     from irp.alerts.ingest import list_alerts
     from irp.db import session_scope
+    from irp.redact import default_redactor
 
     with session_scope() as session:
         alerts = list_alerts(session, unmapped_only=unmapped_only, limit=limit)
-        return [a.model_dump(mode="json", exclude={"payload"}) for a in alerts]
+        rows = [a.model_dump(mode="json", exclude=BODY_FIELDS) for a in alerts]
+    masked: list[dict[str, Any]] = default_redactor().redact_data(rows)
+    return masked
 
 
 @alerts_app.command("list")
@@ -56,7 +61,9 @@ def alerts_list(
 ) -> None:
     """Alerts received, newest first."""
     from irp import views
+    from irp.cli_where import say_where
 
+    say_where()
     rows = alert_rows(unmapped_only=unmapped, limit=limit)
     if as_json:
         typer.echo(json.dumps(rows, indent=2, ensure_ascii=False))

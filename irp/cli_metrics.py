@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from irp.cli_where import say_where
 from irp.errors import InvalidInput, IrpError
 
 drills_app = typer.Typer(help="Drill schedules and evidence for auditors.", no_args_is_help=True)
@@ -30,6 +31,7 @@ def metrics(
 
     if fmt not in FORMATS:
         raise InvalidInput(f"--format: {fmt!r} is not one of {', '.join(FORMATS)}")
+    say_where(prefect=artifact)
     result = service.collect(get_engine(), include_drills=include_drills)
     typer.echo(service.render(result, fmt), nl=False)
     if out is not None:
@@ -73,6 +75,7 @@ def evidence(
     from irp.plan import get_plan
 
     start = _date(since, "--since")
+    say_where()
     loaded = get_plan(str(plan) if plan else None)
     with session_scope() as session:
         found = drill_evidence.audit(session, loaded, start)

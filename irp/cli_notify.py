@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from irp.cli_where import say_where
 from irp.errors import InvalidInput, IrpError
 
 notifications_app = typer.Typer(help="Messages irp sent or failed to send.", no_args_is_help=True)
@@ -29,6 +30,7 @@ def notifications_failed(
     from irp.db import session_scope
     from irp.notify import service
 
+    say_where()
     with session_scope() as session:
         rows = [
             {
@@ -65,6 +67,7 @@ def notifications_resend(
     """Deliver a failed message again; every attempt is added to its record."""
     from irp.notify import service
 
+    say_where()
     row = service.resend(notification_id, url=to)
     if row.status != service.SENT:
         last = row.attempts[-1].get("error") if row.attempts else None
@@ -78,6 +81,7 @@ def clocks_list(incident_id: Annotated[str, typer.Argument(metavar="INCIDENT")])
     from irp import clocks, incidents
     from irp.db import session_scope
 
+    say_where()
     with session_scope() as session:
         incidents.get_incident(session, incident_id)
         rows = clocks.clock_rows(session, incident_id)
@@ -99,6 +103,7 @@ def clocks_stop(
     from irp.db import session_scope
 
     when = _parse_time(at) if at else None
+    say_where()
     with session_scope() as session:
         clock = clocks.stop_clock(session, incident_id, rule, by=by, reference=reference, at=when)
         verdict = clocks.status(clock)
@@ -112,6 +117,7 @@ def clocks_remind(
     """Send every due clock reminder now (for cron or the stack to call periodically)."""
     from irp.notify import service
 
+    say_where()
     sent = service.tick_clocks(incident)
     typer.echo(f"{sent} reminder(s) sent")
 

@@ -1,4 +1,5 @@
-"""`irp up`: the whole stack on one machine, stopped with Ctrl-C.
+"""`irp up`: the whole stack on one machine, kept running (a child that exits is restarted)
+and stopped with Ctrl-C or SIGTERM.
 
 PostgreSQL (embedded under IRP_HOME, or IRP_PREFECT_DATABASE_URL), the Prefect server and UI,
 the serve process running the deployments (deployments/serve.py) and the alert webhook.
@@ -14,7 +15,8 @@ import os
 import sys
 import time
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -22,7 +24,8 @@ import httpx
 import typer
 
 from irp.settings import Settings, get_settings, stack_file
-from irp.stack import Stack, StackConfig, StackError, check_port_free
+from irp.stack import Stack, StackConfig, StopRequested, check_port_free
+from irp.stack.processes import Child
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SERVE_NAME = "serve"
@@ -55,10 +58,16 @@ def start_services(
     else:
         stack.env["IRP_DATABASE_URL"] = db_url
     _migrate(db_url)
-    serve = stack.add_process(
-        SERVE_NAME, [sys.executable, "-m", "deployments.serve"], cwd=REPO_ROOT
+    stack.supervisor.check_stop()
+    stack.add_process(
+        SERVE_NAME,
+        [sys.executable, "-m", "deployments.serve"],
+        cwd=REPO_ROOT,
+        ready=deployments_polled(stack.api_url),
+        ready_deadline_s=ready_deadline_s,
+        title="serve (runs the deployments)",
+        when_down="new flow runs wait Scheduled until it is back",
     )
-    wait_for_deployments(stack.api_url, ready_deadline_s, alive=serve.alive, log=serve.log_path)
     urls = {
         "ui_url": stack.ui_url,
         "api_url": stack.api_url,
@@ -66,7 +75,7 @@ def start_services(
     }
     if webhook:
         host, port = settings.webhook_host, settings.webhook_port
-        check_port_free(host, port)
+        check_port_free(host, port, "IRP_WEBHOOK_PORT")
         argv = [sys.executable, "-m", "irp.cli", "webhook", "--host", host, "--port", str(port)]
         configured = (
             settings.webhook_token,
@@ -88,6 +97,7 @@ def start_services(
             cwd=REPO_ROOT,
             ready_url=f"{base}/healthz",
             ready_deadline_s=ready_deadline_s,
+            when_down="alert senders get connection refused and retry",
         )
         urls["webhook_url"] = base
         urls["webhook_docs_url"] = f"{base}/docs"
@@ -101,31 +111,29 @@ def _migrate(db_url: str | None) -> None:
     db.get_engine(db_url or get_settings().sqlalchemy_url)
 
 
-def wait_for_deployments(
-    api_url: str,
-    deadline_s: float,
-    *,
-    alive: Callable[[], bool],
-    log: Path,
-    count: int = 4,
-) -> None:
-    """Wait until the serve process has registered the incident deployments."""
+def deployments_polled(api_url: str, count: int = 4) -> Callable[[Child], bool]:
+    """Readiness of serve: its runner polls the incident deployments for work. (Registered
+    deployments outlive serve: only a poll after this child started says it serves them.)"""
     from deployments.names import DEPLOYMENT
 
     body = {"deployments": {"name": {"any_": [DEPLOYMENT]}}}
-    end = time.monotonic() + deadline_s
-    with httpx.Client(timeout=5, trust_env=False) as client:
-        while time.monotonic() < end:
-            if not alive():
-                raise StackError(f"the serve process exited; see {log}")
-            try:
+
+    def ready(child: Child) -> bool:
+        try:
+            with httpx.Client(timeout=2, trust_env=False) as client:
                 response = client.post(f"{api_url}/deployments/filter", json=body)
-                if response.status_code == 200 and len(response.json()) >= count:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.3)
-    raise StackError(f"the deployments were not registered within {deadline_s:.0f} s; see {log}")
+        except httpx.HTTPError:
+            return False
+        if response.status_code != 200:
+            return False
+        polled = [
+            datetime.fromisoformat(d["last_polled"]).timestamp()
+            for d in response.json()
+            if d.get("last_polled")
+        ]
+        return len([t for t in polled if t >= child.started_wall]) >= count
+
+    return ready
 
 
 def write_stack_file(settings: Settings, urls: dict[str, str], db_url: str | None) -> Path:
@@ -149,21 +157,26 @@ def full_stack(
     webhook: bool = True,
     env: Mapping[str, str] | None = None,
     echo: Callable[[str], None] = print,
+    stop_on_signals: bool = False,
 ) -> Iterator[tuple[Stack, dict[str, str]]]:
     """The whole stack while the block runs (tests, benchmarks, `irp up`); `env` reaches every
-    child started after the server. stack.json is written inside and removed after."""
+    child started after the server. stack.json is written inside and removed after. With
+    `stop_on_signals`, SIGINT/SIGTERM/SIGHUP stop it, also while it starts (StopRequested)."""
     settings = settings or get_settings()
-    stack = Stack(config)
+    stack = Stack(config, echo=echo)
     path = stack_file(settings)
-    try:
-        stack.start()
-        stack.env.update(env or {})
-        urls = start_services(stack, settings, webhook=webhook, echo=echo)
-        write_stack_file(settings, urls, stack.env.get("IRP_DATABASE_URL"))
-        yield stack, urls
-    finally:
-        stack.stop()
-        path.unlink(missing_ok=True)
+    with ExitStack() as cleanup:
+        if stop_on_signals:
+            cleanup.enter_context(stack.stop_on_signals())
+        try:
+            stack.start()
+            stack.env.update(env or {})
+            urls = start_services(stack, settings, webhook=webhook, echo=echo)
+            write_stack_file(settings, urls, stack.env.get("IRP_DATABASE_URL"))
+            yield stack, urls
+        finally:
+            stack.stop()
+            path.unlink(missing_ok=True)
 
 
 def up(
@@ -175,7 +188,8 @@ def up(
         bool, typer.Option("--webhook/--no-webhook", help="Also run the alert webhook.")
     ] = True,
 ) -> None:
-    """Start PostgreSQL, the Prefect server and UI, the deployments and the webhook; Ctrl-C stops all."""
+    """Start PostgreSQL, the Prefect server and UI, the deployments and the webhook; keep them
+    running (one that exits is restarted); Ctrl-C stops all."""
     settings = get_settings()
     config = StackConfig(
         home=settings.resolved_home,
@@ -183,18 +197,32 @@ def up(
         database_url=os.environ.get("IRP_PREFECT_DATABASE_URL") or None,
     )
     typer.echo(f"irp: starting the stack in {config.home} (logs in {config.logs_dir})")
+    started = time.monotonic()
     try:
-        with full_stack(config, settings, webhook=webhook, echo=typer.echo) as (stack, urls):
-            _show(urls)
+        with full_stack(config, settings, webhook=webhook, echo=_echo, stop_on_signals=True) as (
+            stack,
+            urls,
+        ):
+            _show(urls, time.monotonic() - started)
             stack.run_forever()
-        typer.echo("irp: stopped")
-    except KeyboardInterrupt:
-        typer.echo("irp: interrupted; every process it started is stopped")
+    except StopRequested as stopped:
+        _echo(f"irp: {stopped.reason} received while starting; every process it started is stopped")
+        return
+    _echo("irp: stopped; every process it started has exited")
 
 
-def _show(urls: dict[str, str]) -> None:
+def _echo(text: str) -> None:
+    typer.echo(text)
+    sys.stdout.flush()
+
+
+def _show(urls: dict[str, str], took_s: float) -> None:
     typer.echo(f"\nPrefect UI   {urls['ui_url']}\nPrefect API  {urls['api_url']}")
     typer.echo(f"API docs     {urls['docs_url']}")
     if "webhook_url" in urls:
         typer.echo(f"Webhook      {urls['webhook_url']}  (docs {urls['webhook_docs_url']})")
-    typer.echo("\nirp is up. Press Ctrl-C to stop every process it started.")
+    typer.echo(
+        f"\nirp is up ({took_s:.1f} s). A process that exits is restarted; "
+        "Ctrl-C stops every process it started."
+    )
+    sys.stdout.flush()

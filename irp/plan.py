@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -39,13 +40,108 @@ def load_plan(path: Path | str | None = None) -> Plan:
     try:
         plan = Plan.model_validate(data)
     except ValidationError as exc:
-        raise PlanError(
-            [_message(path, node, tuple(e["loc"]), e["msg"]) for e in exc.errors()]
-        ) from exc
+        found = [
+            (_data_loc(data, tuple(e["loc"])), e["msg"].removeprefix("Value error, "))
+            for e in exc.errors()
+        ]
+        partial, pruned = _partial_plan(data)
+        if partial is not None:
+            found += _unaffected(reference_errors(partial), pruned)
+        raise PlanError(_messages(path, node, found)) from exc
     problems = reference_errors(plan)
     if problems:
-        raise PlanError([_message(path, node, loc, msg) for loc, msg in problems])
+        raise PlanError(_messages(path, node, problems))
     return plan
+
+
+def _partial_plan(data: dict[str, Any]) -> tuple[Plan | None, list[Loc]]:
+    """The plan without the parts pydantic refused, so that the rest's cross-references are
+    checked in the same round (a plan is fixed in one pass, not error by error).
+
+    Each step removes the refused node; a node that cannot be left out (a required field)
+    takes its parent with it; a list goes whole, so the indexes in later messages stay true.
+    """
+    data = copy.deepcopy(data)
+    pruned: list[Loc] = []
+    for _ in range(_MAX_PRUNES):
+        try:
+            return Plan.model_validate(data), pruned
+        except ValidationError as exc:
+            loc = _prune_point(data, _data_loc(data, tuple(exc.errors()[0]["loc"])))
+        if not loc:
+            break
+        parent = _node_at(data, loc[:-1])
+        if isinstance(parent, dict):
+            del parent[loc[-1]]
+        pruned.append(loc)
+    return None, pruned
+
+
+_MAX_PRUNES = 500
+
+
+def _unaffected(problems: list[tuple[Loc, str]], pruned: list[Loc]) -> list[tuple[Loc, str]]:
+    """Reference problems that are not consequences of a refused part: none inside it, and
+    none naming an entry that was refused (that entry is reported already)."""
+    names = {repr(loc[-1]) for loc in pruned}
+    return [
+        (loc, msg)
+        for loc, msg in problems
+        if not any(loc[: len(p)] == p for p in pruned) and not any(n in msg for n in names)
+    ]
+
+
+def _data_loc(data: Any, loc: Loc) -> Loc:
+    """A pydantic error location as a path in the YAML data: a refused dict key (`[key]`)
+    is its entry's path; a missing field is named under its parent; what pydantic adds
+    below a value (union members) is left out."""
+    path: list[str | int] = []
+    node = data
+    for part in loc:
+        if part == "[key]" or not isinstance(node, dict | list):
+            break
+        child = _child_data(node, part)
+        if child is _ABSENT and isinstance(node, list):
+            break
+        path.append(part)
+        node = child
+    return tuple(path)
+
+
+def _prune_point(data: Any, loc: Loc) -> Loc:
+    """The node to remove for an error at `loc`: the node itself if present, else its
+    parent; the whole list for a list item."""
+    path = loc
+    while path and _node_at(data, path) is _ABSENT:
+        path = path[:-1]
+    for i in range(len(path)):
+        if isinstance(_node_at(data, path[:i]), list):
+            return path[:i]
+    return path
+
+
+_ABSENT = object()
+
+
+def _child_data(node: Any, part: str | int) -> Any:
+    if isinstance(node, dict):
+        return node.get(part, _ABSENT)
+    if isinstance(node, list) and isinstance(part, int) and part < len(node):
+        return node[part]
+    return _ABSENT
+
+
+def _node_at(data: Any, loc: Loc) -> Any:
+    node = data
+    for part in loc:
+        node = _child_data(node, part)
+    return node
+
+
+def _messages(path: Path, root: yaml.Node | None, found: list[tuple[Loc, str]]) -> list[str]:
+    """Every problem as file:line: field: reason, in the order of the file."""
+    lines = [(_line(root, loc), _message(path, root, loc, msg)) for loc, msg in found]
+    return [text for _, text in sorted(lines, key=lambda pair: pair[0])]
 
 
 @lru_cache(maxsize=8)

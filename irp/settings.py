@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import urllib.request
+from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from pathlib import Path
 
@@ -117,17 +118,23 @@ def stack_file(settings: Settings | None = None) -> Path:
     return (settings or get_settings()).resolved_home / "run" / "stack.json"
 
 
-def running_stack_database_url(settings: Settings) -> str | None:
-    """irp's database in the PostgreSQL of a running `irp up` (its process still alive)."""
+def running_stack(settings: Settings) -> dict[str, object] | None:
+    """What `irp up` wrote in stack.json, if its process is still alive."""
     try:
         data = json.loads(stack_file(settings).read_text(encoding="utf-8"))
-        url, pid = data.get("irp_database_url"), int(data.get("pid", 0))
-        if not url or pid <= 0:
+        pid = int(data.get("pid", 0))
+        if pid <= 0:
             return None
         os.kill(pid, 0)
     except (OSError, ValueError, TypeError, AttributeError):
         return None
-    return str(url)
+    return data if isinstance(data, dict) else None
+
+
+def running_stack_database_url(settings: Settings) -> str | None:
+    """irp's database in the PostgreSQL of a running `irp up` (its process still alive)."""
+    url = (running_stack(settings) or {}).get("irp_database_url")
+    return str(url) if url else None
 
 
 def running_stack_api_url(settings: Settings | None = None) -> str | None:
@@ -139,3 +146,51 @@ def running_stack_api_url(settings: Settings | None = None) -> str | None:
             return api_url if response.status == 200 else None
     except (OSError, ValueError, KeyError):
         return None
+
+
+@dataclass(frozen=True)
+class Whereabouts:
+    """Which state a command works on: told to the person so an empty home is no surprise."""
+
+    home: Path
+    home_from_env: bool
+    home_exists: bool
+    database: str
+    """Where irp's tables are, password hidden."""
+    database_from_env: bool
+    database_from_stack: bool
+    stack_running: bool
+    prefect_api_url: str | None
+    """The Prefect API a command would use; None: Prefect would start a temporary server."""
+    prefect_api_from_env: bool
+
+
+def whereabouts(settings: Settings | None = None, *, prefect: bool = False) -> Whereabouts:
+    """Read-only: where this process's state is. `prefect` also asks whether the stack's
+    Prefect API answers (up to a second), else only whether its process lives."""
+    settings = settings or get_settings()
+    stack = running_stack(settings)
+    stack_db = stack.get("irp_database_url") if stack and settings.database_url is None else None
+    api_url = os.environ.get("PREFECT_API_URL")
+    if prefect and api_url is None:
+        api_url = running_stack_api_url(settings)
+    return Whereabouts(
+        home=settings.resolved_home,
+        home_from_env="IRP_HOME" in os.environ,
+        home_exists=settings.resolved_home.is_dir(),
+        database=_without_password(settings.sqlalchemy_url),
+        database_from_env=settings.database_url is not None,
+        database_from_stack=bool(stack_db),
+        stack_running=stack is not None,
+        prefect_api_url=api_url,
+        prefect_api_from_env="PREFECT_API_URL" in os.environ,
+    )
+
+
+def _without_password(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001  (an unparsable URL is shown by its scheme only)
+        return url.split(":", 1)[0] + ":..."

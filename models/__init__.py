@@ -3,6 +3,7 @@
 from models.action import ActionRun
 from models.alert import Alert
 from models.alert_group import OpenIncidentGroup
+from models.alert_replay import SeenWebhookMessage
 from models.clock import RegulatoryClock
 from models.drill_score import DrillScore
 from models.evidence import Evidence
@@ -24,5 +25,6 @@ __all__ = [
     "IncidentPublic",
     "Notification",
     "ResourceAllocation",
+    "SeenWebhookMessage",
     "TimelineEvent",
 ]

@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import Field, SQLModel
+from sqlalchemy import Text
+from sqlmodel import Column, Field, SQLModel
 
 from models.base import json_field, timestamp
 
@@ -26,5 +27,14 @@ class Alert(SQLModel, table=True):
     )
     labels: dict[str, Any] = json_field()
     payload: dict[str, Any] = json_field()
+    raw_body: str | None = Field(
+        default=None,
+        sa_column=Column(Text, nullable=True),
+        description="The body as received, kept when the stored fields are not exactly what "
+        "arrived (a form-encoded body, or NUL characters replaced).",
+    )
+    raw_body_encoding: str | None = Field(
+        default=None, max_length=10, description="`utf-8`, or `base64` for bytes that are not text."
+    )
     starts_at: datetime | None = timestamp()
     received_at: datetime = timestamp(nullable=False, default_now=True)

@@ -13,7 +13,9 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from models.enums import IncidentType, Priority
 
-AlertSource = Literal["alertmanager", "grafana", "cloudevents", "generic"]
+AlertSource = Literal[
+    "alertmanager", "grafana", "cloudevents", "generic", "suricata", "wazuh", "tencent", "aliyun"
+]
 
 # Subtypes each incident type accepts (the default plan's `subtypes`); others take none.
 SUBTYPES: dict[IncidentType, frozenset[str]] = {
@@ -67,11 +69,13 @@ class ClassificationRule(BaseModel):
 
     @model_validator(mode="after")
     def _check(self) -> Self:
+        """Every problem of the rule in one message: a plan is fixed in one round."""
+        problems: list[str] = []
         allowed = SUBTYPES.get(self.incident_type, frozenset())
         if self.subtype is not None and self.subtype not in allowed:
             choices = ", ".join(sorted(allowed)) or "none"
-            raise ValueError(
-                f"rule {self.name!r}: subtype {self.subtype!r} is not valid for "
+            problems.append(
+                f"subtype {self.subtype!r} is not valid for "
                 f"{self.incident_type.value} (allowed: {choices})"
             )
         for key, value in self.match.items():
@@ -79,9 +83,9 @@ class ClassificationRule(BaseModel):
                 try:
                     re.compile(value[1:])
                 except re.error as exc:
-                    raise ValueError(
-                        f"rule {self.name!r}: match.{key}: invalid regex {value[1:]!r}: {exc}"
-                    ) from None
+                    problems.append(f"match.{key}: invalid regex {value[1:]!r}: {exc}")
+        if problems:
+            raise ValueError("; ".join(f"rule {self.name!r}: {p}" for p in problems))
         return self
 
     def matches(self, alert: AlertFields) -> bool:

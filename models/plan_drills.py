@@ -7,15 +7,29 @@ drills each incident type once a quarter.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from models.enums import IncidentType, Stage
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+Seconds = Annotated[float, Field(gt=0)]
+Times = Annotated[int, Field(ge=1)]
+
+
+def _scenario_name(name: str) -> str:
+    """A scenario becomes a deployment name (`drill-<name>`) and a UI label."""
+    if not re.fullmatch(r"[a-z][a-z0-9-]{0,50}", name):
+        raise ValueError(f"scenario name {name!r}: use lowercase letters, digits and dashes")
+    return name
+
+
+ScenarioName = Annotated[str, AfterValidator(_scenario_name)]
 
 
 def _default_stage_targets() -> dict[Stage, float]:
@@ -34,21 +48,14 @@ def _default_gate_targets() -> dict[str, float]:
 class DrillTargets(_Strict):
     """What a drill is scored against, in seconds."""
 
-    stages: dict[Stage, float] = Field(
+    stages: dict[Stage, Seconds] = Field(
         default_factory=_default_stage_targets,
         description="Stage -> longest acceptable duration (s), started to completed.",
     )
-    gates: dict[str, float] = Field(
+    gates: dict[str, Seconds] = Field(
         default_factory=_default_gate_targets,
         description="Gate id -> longest acceptable time from asking to an answer (s).",
     )
-
-    @model_validator(mode="after")
-    def _positive(self) -> DrillTargets:
-        for name, seconds in [*self.stages.items(), *self.gates.items()]:
-            if seconds <= 0:
-                raise ValueError(f"target for {name} must be > 0 seconds")
-        return self
 
 
 class DrillScenario(_Strict):
@@ -67,7 +74,7 @@ class DrillScenario(_Strict):
     auto_approve: bool = Field(
         default=True, description="The drill policy answers gates; false: people answer them."
     )
-    faults: dict[str, int] = Field(
+    faults: dict[str, Times] = Field(
         default_factory=dict, description="Action key -> its first N attempts fail."
     )
     unanswered_gates: list[str] = Field(
@@ -76,22 +83,24 @@ class DrillScenario(_Strict):
     gate_timeout_s: float = Field(
         default=30, gt=0, description="Timeout of each round of an unanswered gate."
     )
-    shortfall: dict[str, int] = Field(
+    shortfall: dict[str, Times] = Field(
         default_factory=dict, description="Resource -> units asked for beyond the inventory."
     )
     targets: DrillTargets | None = Field(
         default=None, description="Overrides the programme's targets for this scenario."
     )
 
+    @field_validator("cron")
+    @classmethod
+    def _five_fields(cls, cron: str | None) -> str | None:
+        if cron is not None and len(cron.split()) != 5:
+            raise ValueError(f"cron {cron!r} must have 5 fields")
+        return cron
+
     @model_validator(mode="after")
     def _one_schedule(self) -> DrillScenario:
         if self.cron is not None and self.interval_s is not None:
             raise ValueError("give cron or interval_s, not both")
-        if self.cron is not None and len(self.cron.split()) != 5:
-            raise ValueError(f"cron {self.cron!r} must have 5 fields")
-        for key, times in {**self.faults, **self.shortfall}.items():
-            if times < 1:
-                raise ValueError(f"{key}: must be >= 1")
         return self
 
 
@@ -138,16 +147,7 @@ class DrillProgram(_Strict):
         default=12, ge=1, description="Each type drilled at least this often (PCI DSS 12.10.2)."
     )
     targets: DrillTargets = Field(default_factory=DrillTargets)
-    scenarios: dict[str, DrillScenario] = Field(default_factory=_default_scenarios)
-
-    @model_validator(mode="after")
-    def _scenario_names(self) -> DrillProgram:
-        for name in self.scenarios:
-            if not re.fullmatch(r"[a-z][a-z0-9-]{0,50}", name):
-                raise ValueError(
-                    f"scenario name {name!r}: use lowercase letters, digits and dashes"
-                )
-        return self
+    scenarios: dict[ScenarioName, DrillScenario] = Field(default_factory=_default_scenarios)
 
     def targets_for(self, scenario: str | None) -> DrillTargets:
         found = self.scenarios.get(scenario) if scenario else None

@@ -6,9 +6,9 @@ routes messages and runs the clocks; each figure names its source.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from irp.redact import RedactionPattern
 from models.plan import Condition
@@ -51,6 +51,15 @@ REGULATOR_FIELDS: dict[str, str] = {
 }
 
 
+def _regulator_field(key: str) -> str:
+    if key not in REGULATOR_FIELDS:
+        raise ValueError(f"unknown field {key!r} (known: {', '.join(REGULATOR_FIELDS)})")
+    return key
+
+
+RegulatorField = Annotated[str, AfterValidator(_regulator_field)]
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -70,25 +79,15 @@ class ClockRule(_Strict):
         default=None, gt=0, description="Window for critical information infrastructure."
     )
     authority: str = Field(description="Who must be notified.")
-    content: list[str] = Field(default_factory=list, description="Regulator draft field keys.")
+    content: list[RegulatorField] = Field(
+        default_factory=list, description="Regulator draft field keys."
+    )
     remind: list[str] = Field(
         default_factory=lambda: ["legal", "leadership"], description="Group or role ids."
     )
-    reminders_at: list[float] = Field(
+    reminders_at: list[Annotated[float, Field(gt=0, le=1)]] = Field(
         default_factory=lambda: [0.5, 0.9, 1.0], description="Shares of the window."
     )
-
-    @model_validator(mode="after")
-    def _known_fields(self) -> ClockRule:
-        unknown = [c for c in self.content if c not in REGULATOR_FIELDS]
-        if unknown:
-            raise ValueError(
-                f"content: unknown field(s) {', '.join(unknown)} "
-                f"(known: {', '.join(REGULATOR_FIELDS)})"
-            )
-        if any(not 0 < share <= 1 for share in self.reminders_at):
-            raise ValueError("reminders_at: each share must be > 0 and <= 1")
-        return self
 
 
 def _c(fact: str, **test: object) -> Condition:

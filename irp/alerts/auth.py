@@ -13,9 +13,11 @@ import hashlib
 import hmac
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 WHSEC_PREFIX = "whsec_"
+TOLERANCE_S = 300
 GRAFANA_SIGNATURE_HEADER = "X-Grafana-Alerting-Signature"
 # Grafana has no default timestamp header; this is the name its provisioning docs use.
 GRAFANA_TIMESTAMP_HEADER = "X-Grafana-Alerting-Signature-Timestamp"
@@ -116,34 +118,59 @@ def sign_standard_webhooks(secret: str, msg_id: str, timestamp: int, body: bytes
     }
 
 
-def check_standard_webhooks(
+@dataclass(frozen=True)
+class SignedMessage:
+    """A verified Standard Webhooks message: its id may be replayed until `replayable_until`
+    (its timestamp + tolerance), so the caller remembers the id that long."""
+
+    message_id: str
+    replayable_until: datetime
+
+
+def verify_standard_webhooks(
     headers: Mapping[str, str],
     body: bytes,
     secret: str,
     *,
     now: datetime | None = None,
-    tolerance_s: int = 300,
-) -> bool:
+    tolerance_s: int = TOLERANCE_S,
+) -> SignedMessage | None:
     """Standard Webhooks: HMAC-SHA256 of `{id}.{timestamp}.{body}`, base64, in a
     space-separated list of `v1,<sig>`; the timestamp must be within tolerance."""
     try:
         key = standard_webhooks_key(secret)
     except ValueError:
-        return False
+        return None
     msg_id = header(headers, "webhook-id")
     timestamp = header(headers, "webhook-timestamp")
     signatures = header(headers, "webhook-signature")
     if not msg_id or timestamp is None or not signatures:
-        return False
+        return None
     if not _within(timestamp, now, tolerance_s):
-        return False
+        return None
     expected = _standard_webhooks_signature(key, msg_id, timestamp, body)
     matched = False
     for entry in signatures.split():
         version, _, value = entry.partition(",")
         if version == "v1" and _equal(value, expected):
             matched = True
-    return matched
+    if not matched:
+        return None
+    until = datetime.fromtimestamp(int(timestamp) + tolerance_s, UTC)
+    return SignedMessage(msg_id, until)
+
+
+def check_standard_webhooks(
+    headers: Mapping[str, str],
+    body: bytes,
+    secret: str,
+    *,
+    now: datetime | None = None,
+    tolerance_s: int = TOLERANCE_S,
+) -> bool:
+    """True when `verify_standard_webhooks` accepts the request (replays not considered)."""
+    signed = verify_standard_webhooks(headers, body, secret, now=now, tolerance_s=tolerance_s)
+    return signed is not None
 
 
 def _grafana_signature(secret: str, body: bytes, timestamp: str | None) -> str:
@@ -173,7 +200,7 @@ def check_grafana_signature(
     secret: str,
     *,
     now: datetime | None = None,
-    tolerance_s: int = 300,
+    tolerance_s: int = TOLERANCE_S,
     signature_header: str = GRAFANA_SIGNATURE_HEADER,
     timestamp_header: str = GRAFANA_TIMESTAMP_HEADER,
     require_timestamp: bool = False,

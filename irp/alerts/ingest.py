@@ -23,6 +23,7 @@ from sqlmodel import Session, col, select
 from irp import incidents, timeline
 from irp.alerts.classify import Classification, ClassificationRule, classify
 from irp.alerts.parsers import ParsedAlert
+from irp.alerts.storable import RawBody
 from models import Alert, Incident, OpenIncidentGroup
 from models.base import utcnow
 from models.enums import IncidentStatus, IncidentType
@@ -31,6 +32,7 @@ from models.report import IncidentReport
 ENDED = (IncidentStatus.closed, IncidentStatus.rejected, IncidentStatus.stopped)
 CLAIM_ATTEMPTS = 5
 _ATTACHED_NAMES = 5
+SENDER_NAMES = {"alertmanager": "Alertmanager", "grafana": "Grafana"}
 
 
 @dataclass
@@ -43,6 +45,7 @@ class IngestResult:
     unmapped: int = 0
     opened: list[str] = field(default_factory=list)
     attached: dict[str, list[str]] = field(default_factory=dict)
+    touched: set[str] = field(default_factory=set)  # incidents of every alert, duplicates too
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -60,7 +63,7 @@ def group_key(incident_type: IncidentType, service: str | None) -> str:
     return f"group:{incident_type.value}:{service or '-'}"
 
 
-def _insert_ignore(session: Session, table: Table, values: dict[str, Any]) -> bool:
+def insert_ignore(session: Session, table: Table, values: dict[str, Any]) -> bool:
     """INSERT ... ON CONFLICT DO NOTHING RETURNING; True if the row went in. RETURNING, not
     rowcount: psycopg 3 reports rowcount -1 for a new row and a conflict alike."""
     dialect = session.get_bind().dialect.name
@@ -74,13 +77,32 @@ def _alert_row(session: Session, dedup_key: str) -> Alert:
     return session.exec(select(Alert).where(Alert.dedup_key == dedup_key)).one()
 
 
+@dataclass(frozen=True)
+class Truncation:
+    """Alerts a sender counted but left out of a delivery (Alertmanager's `truncatedAlerts`,
+    set by `max_alerts`): they never reach irp, so their incident must say so."""
+
+    count: int
+    source: str
+    group_key: str | None = None
+
+
 def ingest_alerts(
-    session: Session, alerts: Sequence[ParsedAlert], rules: list[ClassificationRule]
+    session: Session,
+    alerts: Sequence[ParsedAlert],
+    rules: list[ClassificationRule],
+    *,
+    raw: RawBody | None = None,
+    truncation: Truncation | None = None,
 ) -> IngestResult:
-    """Store every alert once, link it to its incident, and open incidents where needed."""
+    """Store every alert once, link it to its incident, and open incidents where needed.
+
+    `raw` is kept on each new alert row (the body, when the stored fields are not exactly
+    what arrived); `truncation` is written on the incidents the delivery's alerts belong to.
+    """
     result = IngestResult()
     for alert in alerts:
-        _ingest_one(session, alert, rules, result)
+        _ingest_one(session, alert, rules, result, raw)
     for incident_id, names in result.attached.items():
         if incident_id in result.opened and len(names) == 1:
             continue  # the alert that opened it; the "reported" event says so
@@ -98,13 +120,45 @@ def ingest_alerts(
             actor="webhook",
             data={"count": len(names)},
         )
+    if truncation is not None and truncation.count > 0:
+        for incident_id in sorted(result.touched):  # one lock order for concurrent deliveries
+            _note_truncation(session, incident_id, truncation)
     return result
 
 
+def _note_truncation(session: Session, incident_id: str, truncation: Truncation) -> None:
+    """Facts keep the latest count per sender group; the timeline says when it changes."""
+    incident = session.get(Incident, incident_id, with_for_update=True, populate_existing=True)
+    if incident is None:
+        return
+    group = truncation.group_key or "-"
+    counts = dict(incident.facts.get("alerts_truncated") or {})
+    if counts.get(group) == truncation.count:
+        return
+    counts[group] = truncation.count
+    incident.facts = {**incident.facts, "alerts_truncated": counts}
+    session.add(incident)
+    sender = SENDER_NAMES.get(truncation.source, truncation.source)
+    timeline.record(
+        session,
+        incident_id,
+        incident.stage,
+        "alerts_truncated",
+        f"{truncation.count} more alerts truncated by {sender} (its max_alerts): "
+        "they are not stored here",
+        actor=truncation.source,
+        data={"count": truncation.count, "group_key": truncation.group_key},
+    )
+
+
 def _ingest_one(
-    session: Session, alert: ParsedAlert, rules: list[ClassificationRule], result: IngestResult
+    session: Session,
+    alert: ParsedAlert,
+    rules: list[ClassificationRule],
+    result: IngestResult,
+    raw: RawBody | None,
 ) -> None:
-    found = classify(alert, rules)
+    found = classify(alert, rules) if alert.recognised else None
     values = {
         "source": alert.source,
         "dedup_key": alert.dedup_key,
@@ -117,11 +171,15 @@ def _ingest_one(
         "mapped": found is not None,
         "labels": alert.labels,
         "payload": alert.raw,
+        "raw_body": raw.text if raw else None,
+        "raw_body_encoding": raw.encoding if raw else None,
         "starts_at": alert.starts_at,
         "received_at": utcnow(),
     }
-    if not _insert_ignore(session, Alert.__table__, values):  # type: ignore[attr-defined]
+    if not insert_ignore(session, Alert.__table__, values):  # type: ignore[attr-defined]
         existing = _alert_row(session, alert.dedup_key)
+        if existing.incident_id is not None:
+            result.touched.add(existing.incident_id)
         if alert.status == "resolved":
             _resolve(session, existing, alert, result)
         else:
@@ -137,11 +195,13 @@ def _ingest_one(
         if incident_id is not None:
             row.incident_id = incident_id
             session.add(row)
+            result.touched.add(incident_id)
         _resolve(session, row, alert, result, already_stored=True)
         return
     incident_id = _incident_for(session, alert, found, result)
     row.incident_id = incident_id
     session.add(row)
+    result.touched.add(incident_id)
     result.attached.setdefault(incident_id, []).append(alert.name)
 
 
@@ -210,7 +270,7 @@ def _incident_for(
                 )
             )
             session.expunge(group)
-        claimed = _insert_ignore(
+        claimed = insert_ignore(
             session,
             OpenIncidentGroup.__table__,  # type: ignore[attr-defined]
             {"group_key": key, "incident_id": "", "opened_at": utcnow()},

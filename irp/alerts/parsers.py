@@ -27,8 +27,8 @@ from pydantic import (
 
 from irp.errors import InvalidInput
 from models.enums import IncidentType
+from models.plan_alerts import AlertSource
 
-AlertSource = Literal["alertmanager", "grafana", "cloudevents", "generic"]
 AlertStatus = Literal["firing", "resolved"]
 
 # Column widths of models.alert.Alert; longer free text is cut, never rejected.
@@ -70,6 +70,9 @@ class ParsedAlert(BaseModel):
     subtype: str | None
     severity: str | None
     raw: dict[str, Any] = Field(description="The alert object as received (one item of alerts[]).")
+    recognised: bool = Field(
+        default=True, description="False: a body in no format irp knows; stored, never classified."
+    )
 
 
 # --- wire-level helpers -------------------------------------------------------------------
@@ -143,6 +146,7 @@ class _AMBody(_Wire):
     commonLabels: KV = {}
     commonAnnotations: KV = {}
     externalURL: StrictStr | None = None
+    truncatedAlerts: StrictInt | None = Field(default=None, ge=0)
     alerts: list[_AMAlert] = Field(min_length=1)
 
 
@@ -157,7 +161,6 @@ class _GrafanaBody(_AMBody):
     state: StrictStr | None = None
     title: StrictStr | None = None
     message: StrictStr | None = None
-    truncatedAlerts: StrictInt | None = None
 
 
 class _CloudEvent(_Wire):

@@ -11,6 +11,8 @@ from irp.alerts.classify import DEFAULT_RULES, ClassificationRule, classify, fie
 from irp.alerts.parsers import ParsedAlert, parse_alertmanager, parse_cloudevents, parse_generic
 from models.enums import IncidentType, Priority
 
+pytestmark = pytest.mark.no_database
+
 
 def am_alert(alertname: str, **labels: str) -> ParsedAlert:
     body = {

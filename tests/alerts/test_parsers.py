@@ -24,6 +24,8 @@ from irp.alerts.parsers import (
 )
 from irp.errors import InvalidInput
 
+pytestmark = pytest.mark.no_database
+
 FIXTURES = Path(__file__).parent / "fixtures"
 
 

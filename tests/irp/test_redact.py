@@ -21,6 +21,8 @@ from irp.redact import (
     default_redactor,
 )
 
+pytestmark = pytest.mark.no_database
+
 # Reference implementations, written independently of irp.redact on purpose.
 ID_WEIGHTS = [2 ** (17 - i) % 11 for i in range(17)]
 

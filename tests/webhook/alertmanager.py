@@ -24,7 +24,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def am_config(webhook_url: str, token: str, group_by: list[str]) -> dict[str, Any]:
+def am_config(
+    webhook_url: str, token: str, group_by: list[str], max_alerts: int = 0
+) -> dict[str, Any]:
     return {
         "route": {
             "receiver": "irp",
@@ -40,7 +42,7 @@ def am_config(webhook_url: str, token: str, group_by: list[str]) -> dict[str, An
                     {
                         "url": f"{webhook_url}/alerts/alertmanager",
                         "send_resolved": True,
-                        "max_alerts": 0,
+                        "max_alerts": max_alerts,
                         "http_config": {"authorization": {"type": "Bearer", "credentials": token}},
                     }
                 ],
@@ -51,14 +53,21 @@ def am_config(webhook_url: str, token: str, group_by: list[str]) -> dict[str, An
 
 @contextmanager
 def alertmanager(
-    folder: Path, webhook_url: str, token: str, group_by: list[str] | None = None
+    folder: Path,
+    webhook_url: str,
+    token: str,
+    group_by: list[str] | None = None,
+    max_alerts: int = 0,
 ) -> Iterator[str]:
-    """Run Alertmanager (no clustering, storage in `folder`); yield its base URL."""
+    """Run Alertmanager (no clustering, storage in `folder`); yield its base URL.
+    `max_alerts` > 0 caps the alerts per notification (the rest is `truncatedAlerts`)."""
     binary = shutil.which(BINARY) or f"/usr/bin/{BINARY}"
     folder.mkdir(parents=True, exist_ok=True)
     config = folder / "alertmanager.yml"
     config.write_text(
-        yaml.safe_dump(am_config(webhook_url, token, group_by or ["alertname", "service"]))
+        yaml.safe_dump(
+            am_config(webhook_url, token, group_by or ["alertname", "service"], max_alerts)
+        )
     )
     port = free_port()
     log = (folder / "alertmanager.log").open("wb")

@@ -25,7 +25,7 @@ from irp.settings import Settings
 from models import Alert, Incident
 from models.enums import IncidentStatus, IncidentType
 from tests.webhook.alertmanager import alertmanager, api_alert, free_port, push
-from tests.webhook.conftest import AUTH, TOKEN
+from tests.webhook.conftest import AUTH, TOKEN, Dispatches
 from tests.webhook.payloads import am_alert, am_body
 from tests.webhook.server import serve
 
@@ -149,3 +149,27 @@ def test_unreachable_prefect_waits_then_dispatches(
         assert incident is not None and incident.status == IncidentStatus.open
     assert incident.flow_run_id is not None
     assert read_run(incident.flow_run_id)[0] == {"incident_id": incident_id}
+
+
+def test_truncated_alerts_reach_the_incident(
+    settings: Settings, dispatches: Dispatches, tmp_path: Path
+) -> None:
+    """Alertmanager with `max_alerts: 2` sends two of five alerts of a group and counts the
+    other three in `truncatedAlerts`: the incident says three alerts never arrived."""
+    gate = Gate()
+    app = create_app(settings, dispatch=dispatches)
+    app.dependency_overrides[delivery_gate] = gate
+    started = datetime.now(UTC) - timedelta(minutes=1)
+    with (
+        serve(app) as url,
+        alertmanager(tmp_path / "am", url, TOKEN, group_by=["service"], max_alerts=2) as am,
+    ):
+        push(am, [api_alert(f"CheckoutDown{i}", "checkout", started) for i in range(5)])
+        assert gate.wait_completed(1), "Alertmanager never delivered"
+    with session_scope() as session:
+        [incident] = session.exec(select(Incident)).all()
+        assert len(session.exec(select(Alert)).all()) == 2
+        events = [e for e in timeline.events(session, incident.id) if e.kind == "alerts_truncated"]
+    [counts] = [incident.facts["alerts_truncated"]]
+    assert list(counts.values()) == [3]
+    assert [e.message.split(" (")[0] for e in events] == ["3 more alerts truncated by Alertmanager"]
