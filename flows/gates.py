@@ -47,7 +47,7 @@ def gate_form(plan: Plan, allowed: list[str], description: str) -> type[GateInpu
     """This round's form: `approver` is a choice of the roles allowed now, so the UI offers a
     select and Prefect's server refuses anyone else (`"status": "REJECT"`) before the run
     resumes."""
-    who = ", ".join(f"{r} ({plan.organisation.roles[r].person})" for r in allowed)
+    who = ", ".join(f"{r} ({plan.role_person(r)})" for r in allowed)
     choice: Any = Literal[tuple(allowed)]
 
     def as_select(schema: dict[str, Any]) -> None:

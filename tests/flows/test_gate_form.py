@@ -138,11 +138,11 @@ def test_only_allowed_deciders_can_resume_the_gate(
 
     capsys.readouterr()
     assert main(["approve", incident_id, "--by", "cs_agent", "--comment", "on my own"]) == 2
-    err = capsys.readouterr().err.strip()
-    assert err == (
+    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
+    assert errors == [
         "error: 'cs_agent' may not decide gate 'activation'; "
         "allowed: cio (CIO on duty), ciso (CISO on duty)"
-    )
+    ]
     assert _state(run_id) == "PAUSED"
     _, description = _form(run_id)
     first, rest = description.split("\n\n", 1)

@@ -116,6 +116,7 @@ def _assert_cli_masked(incident_id: str, capsys: pytest.CaptureFixture[str]) -> 
     _assert_masked("incidents list", capsys.readouterr().out, shows=())
 
 
+@pytest.mark.no_database
 def test_run_logs_sent_to_prefect_are_masked() -> None:
     from prefect import flow, get_run_logger
     from prefect.client.orchestration import get_client

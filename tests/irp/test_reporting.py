@@ -10,6 +10,8 @@ from irp.errors import ReportNotWritten
 from irp.redact import default_redactor
 from irp.reporting import write_masked
 
+pytestmark = pytest.mark.no_database
+
 
 def test_files_are_masked_and_the_masked_text_is_returned(tmp_path: Path) -> None:
     folder = tmp_path / "reports" / "INC-1"
