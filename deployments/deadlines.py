@@ -4,12 +4,16 @@
   and the flow records the timeout itself (the policy's escalate, proceed or stop).
 - Regulatory clocks remind legal and leadership at shares of their window even while every
   run waits for people: their due reminders are sent from here too.
+- An open incident whose run died (serve killed, a restart, a lost host) gets a new run that
+  continues where it stands (deployments/recovery.py), checked every RECOVER_EVERY_S.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
+from collections.abc import Callable
 from datetime import datetime
 from uuid import UUID
 
@@ -17,6 +21,7 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.responses import OrchestrationResult, SetStateStatus
 from prefect.states import Scheduled
 
+from deployments.recovery import RECOVER_EVERY_S, prepare, recover_stranded
 from irp import gate_waits
 from irp.db import session_scope
 from models.base import utcnow
@@ -55,13 +60,28 @@ def check_deadlines(now: datetime | None = None) -> None:
     service.tick_clocks(None)
 
 
-def watch_deadlines(stop: threading.Event, interval_s: float) -> None:
-    """Check every `interval_s` until `stop` is set; a failed check is retried."""
-    while not stop.wait(interval_s):
-        try:
-            check_deadlines()
-        except Exception:  # a database or API hiccup must not end the watch for every incident
-            logger.exception("deadline check failed; retrying in %.1f s", interval_s)
+def watch_deadlines(
+    stop: threading.Event, interval_s: float, recover_every_s: float = RECOVER_EVERY_S
+) -> None:
+    """Check deadlines every `interval_s` and recover stranded incidents every
+    `recover_every_s` (the first time once serve has had that long to register its
+    deployments) until `stop` is set; a failed pass is retried."""
+    _guarded("crash automation setup", prepare, recover_every_s)
+    recover_at = time.monotonic() + recover_every_s
+    while True:
+        if time.monotonic() >= recover_at:
+            recover_at = time.monotonic() + recover_every_s
+            _guarded("recovery", recover_stranded, recover_every_s)
+        if stop.wait(interval_s):
+            return
+        _guarded("deadline check", check_deadlines, interval_s)
+
+
+def _guarded(what: str, check: Callable[[], object], retry_s: float) -> None:
+    try:
+        check()
+    except Exception:  # a database or API hiccup must not end the watch for every incident
+        logger.exception("%s failed; retrying in %.1f s", what, retry_s)
 
 
 def start_deadline_watch(interval_s: float) -> threading.Event:

@@ -213,9 +213,16 @@ def answer_gate(
     try:
         resume_flow_run(run_id, run_input=run_input)
     except NotPausedError as exc:
-        raise IrpError(f"{incident_id}: its flow run is not paused at a gate any more") from exc
+        raise IrpError(
+            f"{incident_id}: its flow run is not paused at a gate any more; if the run died, "
+            f"`irp incidents recover {incident_id}` starts a new one (a running stack does so "
+            "by itself)"
+        ) from exc
     except FlowPauseTimeout as exc:
-        raise IrpError(f"{incident_id}: gate {waiting.gate} already timed out") from exc
+        raise IrpError(
+            f"{incident_id}: the run's pause at gate {waiting.gate} ran out before this answer "
+            "(the run moved on, or died: then `irp incidents recover` starts it again)"
+        ) from exc
     except RuntimeError as exc:
         raise IrpError(f"{incident_id}: Prefect refused the answer: {exc}") from exc
     return waiting.gate
@@ -234,7 +241,7 @@ def _admitted(incident_id: str, answer: gates.Answer) -> tuple[str, gates.Waitin
             answer,
             round_=waiting.round,
             allowed=waiting.deciders,
-            requested_at=waiting.requested_at,
+            requested_at=waiting.since,
         )
     return role, waiting
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from datetime import datetime, timedelta
 from typing import Any, Literal
+from uuid import UUID
 
 from prefect import get_run_logger
 from prefect.client.orchestration import get_client
@@ -18,7 +19,8 @@ from prefect.runtime import flow_run
 from prefect.states import Running
 from pydantic import Field, create_model
 
-from irp import gate_waits, gates, incidents, timeline
+from flows.run_process import label_process
+from irp import gate_waits, gates, incidents, recovery, timeline
 from irp.db import session_scope
 from irp.errors import GateRefused
 from irp.redact import plan_redactor
@@ -72,7 +74,8 @@ def decide(
         if settled is not None:
             return settled.outcome
         past = gates.decisions(session, incident_id, gate)
-    round_ = max((d.round for d in past), default=0) + 1
+        round_ = gate_waits.round_to_ask(session, incident_id, gate, past)
+    undecided = all(d.round != round_ for d in past)  # an answer a crashed run got still counts
     escalations = sum(1 for d in past if d.outcome == "escalate")
     if auto_approve and plan.drill.auto_decide_after_s == 0:
         return _record(
@@ -91,17 +94,28 @@ def decide(
         timeout = plan.drill.auto_decide_after_s if auto_approve else policy.timeout_s
         suspend = _may_suspend(timeout)
         with session_scope() as session:
-            since = gate_waits.waiting_since(session, incident_id, gate, round_, flow_run.get_id())
-        requested_at = since or utcnow()
-        if since is None:
-            _announce(incident_id, gate, plan, round_, allowed, context, timeout, suspend)
-        form = gate_form(plan, allowed, _form_text(incident_id, gate, plan, allowed, context))
+            asked = gate_waits.round_asked(session, incident_id, gate, round_)
         key = f"{gate.replace('_', '-')}-{round_}"
-        answer = (
-            _wait_then_suspend(form, key, requested_at, timeout)
-            if suspend
-            else _pause(form, key, timeout)
-        )
+        answer: GateInput | None = None
+        if asked is None:
+            requested_at = utcnow()
+            _announce(incident_id, gate, plan, round_, allowed, context, timeout, suspend)
+        else:
+            requested_at = asked.since
+            if flow_run.get_id() not in asked.flow_run_ids:
+                answer = _answer_given_to(asked.flow_run_ids, key) if undecided else None
+                if answer is None:
+                    _reask(incident_id, gate, plan, round_, allowed, asked, timeout, suspend)
+        undecided = False
+        form = gate_form(plan, allowed, _form_text(incident_id, gate, plan, allowed, context))
+        if answer is None:
+            answer = (
+                _wait_then_suspend(form, key, requested_at, timeout)
+                if suspend
+                else _pause(form, key, requested_at, timeout)
+            )
+        with session_scope() as session:  # a run taken for dead and replaced decides nothing
+            recovery.ensure_driving(session, incident_id, flow_run.get_id())
         if answer is None:
             if auto_approve:
                 return _record(
@@ -194,12 +208,6 @@ def _may_suspend(timeout: float) -> bool:
     return settings.gate_suspend and has_deployment and timeout > settings.gate_suspend_after_s
 
 
-def resumed_after_suspend() -> bool:
-    """This run started again from the top after a suspension (things already said stay said)."""
-    context = FlowRunContext.get()
-    return bool(context and context.flow_run and context.flow_run.empirical_policy.resuming)
-
-
 def _wait_then_suspend(
     form: type[GateInput], key: str, requested_at: datetime, timeout: float
 ) -> GateInput | None:
@@ -208,24 +216,31 @@ def _wait_then_suspend(
     hot_until = requested_at + timedelta(seconds=get_settings().gate_suspend_after_s)
     hot_left = (hot_until - utcnow()).total_seconds()
     if hot_left >= 1:
-        answer = _pause(form, key, hot_left)
+        answer = _pause(form, key, requested_at, get_settings().gate_suspend_after_s)
         if answer is not None:
             return answer
     return _suspend(form, f"{key}-suspended", requested_at + timedelta(seconds=timeout))
 
 
-def _pause(form: type[GateInput], key: str, timeout: float) -> GateInput | None:
-    """Wait in-process; None when the timeout passes."""
+def _pause(
+    form: type[GateInput], key: str, requested_at: datetime, timeout: float
+) -> GateInput | None:
+    """Wait in-process for what is left of the timeout; None when it passes."""
+    left = timeout - (utcnow() - requested_at).total_seconds()
+    if left <= 0:  # a run taking over found the round already overdue
+        return None
     try:
-        return pause_flow_run(  # type: ignore[call-overload]
+        answer: GateInput | None = pause_flow_run(  # type: ignore[call-overload]
             wait_for_input=form,
-            timeout=max(1, math.ceil(timeout)),
+            timeout=max(1, math.ceil(left)),
             poll_interval=get_settings().gate_poll_interval_s,
             key=key,
         )
     except FlowPauseTimeout:
         _back_to_running()
-        return None
+        answer = None
+    label_process()  # running again: this process still drives the run
+    return answer
 
 
 def _suspend(form: type[GateInput], key: str, deadline: datetime) -> GateInput | None:
@@ -242,12 +257,25 @@ def _suspend(form: type[GateInput], key: str, deadline: datetime) -> GateInput |
     return suspend_flow_run(wait_for_input=form, key=key)
 
 
-def _stored_answer(key: str) -> GateInput | None:
-    """The answer a resume saved for suspension `key`, if any."""
+def _stored_answer(key: str, flow_run_id: UUID | None = None) -> GateInput | None:
+    """The answer a resume saved for suspension `key` (of this run, or another), if any."""
     value: dict[str, object] | None = read_flow_run_input(  # type: ignore[assignment]
-        keyset_from_base_key(f"suspended-{key}")["response"]
+        keyset_from_base_key(f"suspended-{key}")["response"], flow_run_id=flow_run_id
     )
     return GateInput.model_validate(value) if value else None
+
+
+def _answer_given_to(flow_run_ids: frozenset[str], key: str) -> GateInput | None:
+    """An answer to this round that reached a run which then died (a person resumed a pause
+    whose process was gone): it is the decision, not a reason to ask again."""
+    for run_id in sorted(flow_run_ids - {flow_run.get_id()}):
+        for pause_key in (f"paused-{key}", f"suspended-{key}-suspended"):
+            value = read_flow_run_input(
+                keyset_from_base_key(pause_key)["response"], flow_run_id=UUID(run_id)
+            )
+            if value:
+                return GateInput.model_validate(value)
+    return None
 
 
 def _record(
@@ -314,6 +342,40 @@ def _announce(
                 "flow_run_id": flow_run.get_id(),
                 "timeout_s": timeout,
                 "suspended": suspend,
+            },
+        )
+
+
+def _reask(
+    incident_id: str,
+    gate: str,
+    plan: Plan,
+    round_: int,
+    allowed: list[str],
+    asked: gate_waits.RoundAsked,
+    timeout: float,
+    suspend: bool,
+) -> None:
+    """This run takes over a round another run announced and died in: the deciders were told
+    once, so the timeline says who asks now and the clock keeps running from `since`."""
+    policy = plan.gates[gate]
+    run_id = flow_run.get_id()
+    with session_scope() as session:
+        timeline.record(
+            session,
+            incident_id,
+            policy.stage,
+            "gate_reasked",
+            f"Gate {gate} asked again by run {run_id} (round {round_}, waiting since "
+            f"{asked.since:%Y-%m-%d %H:%M:%S} UTC; no new announcement)",
+            data={
+                "gate": gate,
+                "round": round_,
+                "deciders": allowed,
+                "flow_run_id": run_id,
+                "timeout_s": timeout,
+                "suspended": suspend,
+                "since": asked.since.isoformat(),
             },
         )
 

@@ -1,8 +1,9 @@
 """The stage skeleton every incident type walks (PLAN 4), written once.
 
 report -> command (gate) -> response -> logistics -> cleanup (gate) -> post-incident report.
-A stage already completed (the timeline says so) is skipped, so a re-run or a resumed
-suspended run continues where the incident stands instead of repeating work.
+A stage already completed (the timeline says so) is skipped, so a re-run, a resumed suspended
+run or a run recovery started after a crash continues where the incident stands: what was
+graded, decided, recorded or announced is not done again.
 """
 
 from __future__ import annotations
@@ -12,12 +13,14 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 from prefect.futures import PrefectFuture
+from prefect.runtime import flow_run
 from prefect.states import State
 
 from flows import gates
 from flows.run_names import name_run
+from flows.run_process import label_process
 from irp import gates as gate_rules
-from irp import incidents, timeline
+from irp import incidents, recovery, timeline
 from irp.db import session_scope
 from irp.drill_scenarios import drill_setup
 from irp.errors import ActionFailed
@@ -78,13 +81,14 @@ def run_incident(
     name_run(incident_id)
     run = Run(incident_id, plan, auto_approve, faults=dict(faults or {}), notify_url=notify_url)
     run.shortfall, run.drill, run.unanswered = dict(shortfall or {}), drill, unanswered
-    if not gates.resumed_after_suspend():
-        announce(incident_id, "report_received", plan, notify_url=notify_url)
+    _announce_once(run, "report_received")
     try:
         for stage, body in STAGES:
             if _ended(incident_id):
                 break
             _stage(run, stage, body)
+    except recovery.Superseded:
+        raise  # the run that took over owns the incident and its report
     except Exception:
         # The run fails (a re-run continues where it stopped), but the report shows
         # where the incident stands and what failed, so nobody waits for the re-run to read it.
@@ -100,7 +104,13 @@ def run_incident(
 
 def command(run: Run) -> None:
     """PLAN 4.2: grade, then the leadership group decides whether to activate the plan."""
-    reasons = grade_incident(run.incident_id, untracked(run.plan))
+    with session_scope() as session:
+        graded = recovery.recorded(session, run.incident_id, "graded")
+    reasons = (
+        list(graded.data.get("reasons", [graded.message]))
+        if graded is not None
+        else grade_incident(run.incident_id, untracked(run.plan))
+    )
     outcome = gates.decide(
         run.incident_id,
         "activation",
@@ -113,20 +123,15 @@ def command(run: Run) -> None:
         with session_scope() as session:
             incident = incidents.get_incident(session, run.incident_id)
             incidents.mark_milestone(session, incident, "activated")
-            timeline.record(
-                session,
-                run.incident_id,
-                Stage.command,
-                "plan_activated",
-                "Emergency response plan activated",
-            )
-        announce(
-            run.incident_id,
-            "plan_activated",
-            run.plan,
-            notify_url=run.notify_url,
-            drill_file=run.auto_approve,
-        )
+            if recovery.recorded(session, run.incident_id, "plan_activated") is None:
+                timeline.record(
+                    session,
+                    run.incident_id,
+                    Stage.command,
+                    "plan_activated",
+                    "Emergency response plan activated",
+                )
+        _announce_once(run, "plan_activated", drill_file=run.auto_approve)
 
 
 def response(run: Run) -> None:
@@ -168,7 +173,7 @@ def response(run: Run) -> None:
             f"{run.incident_id}: {len(failed)} action(s) failed: {', '.join(failed)}"
         )
     mark_contained(run.incident_id)
-    announce(run.incident_id, "contained", run.plan, notify_url=run.notify_url)
+    _announce_once(run, "contained")
 
 
 def logistics(run: Run) -> None:
@@ -206,9 +211,8 @@ def post_incident_report(run: Run) -> None:
     meanwhile: list[PrefectFuture[Any]] = [publish_report.submit(run.incident_id, path)]
     if run.drill:
         meanwhile.append(score_drill.submit(run.incident_id, untracked(run.plan)))
-    announce(run.incident_id, "closed", run.plan, notify_url=run.notify_url)
-    extra = {"report_path": path}
-    announce(run.incident_id, "report_ready", run.plan, notify_url=run.notify_url, extra=extra)
+    _announce_once(run, "closed")
+    _announce_once(run, "report_ready", extra={"report_path": path})
     for future in meanwhile:
         future.result()  # a failed upload or scoring fails the stage; a re-run redoes it
 
@@ -223,10 +227,12 @@ STAGES: tuple[tuple[Stage, Callable[[Run], None]], ...] = (
 
 def _stage(run: Run, stage: Stage, body: Callable[[Run], None], *, always: bool = False) -> None:
     with session_scope() as session:
+        recovery.ensure_driving(session, run.incident_id, flow_run.get_id())
         if not always and timeline.stage_completed(session, run.incident_id, stage):
             return
         incident = incidents.get_incident(session, run.incident_id)
         incidents.enter_stage(session, incident, stage)
+    label_process()
     body(run)
     with session_scope() as session:
         incident = incidents.get_incident(session, run.incident_id)
@@ -235,7 +241,7 @@ def _stage(run: Run, stage: Stage, body: Callable[[Run], None], *, always: bool 
 
 
 def _settle(run: Run, gate: str, outcome: str) -> None:
-    """Apply a stage gate's outcome: a priority override, or the incident ends cleanly."""
+    """Apply a stage gate's outcome: a priority override (once), or the incident ends cleanly."""
     with session_scope() as session:
         decision = gate_rules.final_decision(session, run.incident_id, gate)
         incident = incidents.get_incident(session, run.incident_id)
@@ -247,8 +253,19 @@ def _settle(run: Run, gate: str, outcome: str) -> None:
             incidents.end_incident(
                 session, incident, IncidentStatus.stopped, f"Gate {gate} timed out: stopped safely"
             )
-    if decision is not None and decision.priority_override and outcome == "proceed":
-        override_priority(run.incident_id, Priority(decision.priority_override), decision.approver)
+        override = decision.priority_override if decision and outcome == "proceed" else None
+        if override == incident.priority:  # applied before this run took over
+            override = None
+    if decision is not None and override:
+        override_priority(run.incident_id, Priority(override), decision.approver)
+
+
+def _announce_once(run: Run, event: str, **options: Any) -> None:
+    """Tell people once: a run that resumes or takes over does not say it again."""
+    with session_scope() as session:
+        if recovery.announced(session, run.incident_id, event):
+            return
+    announce(run.incident_id, event, run.plan, notify_url=run.notify_url, **options)
 
 
 def _ended(incident_id: str) -> bool:

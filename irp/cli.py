@@ -103,10 +103,14 @@ def incidents_group() -> None:
 def incidents_list(
     as_json: Annotated[bool, typer.Option("--json", help="JSON array.")] = False,
 ) -> None:
-    """Incidents, newest first."""
+    """Incidents, newest first; `run` says whether an open incident's flow run is alive."""
+    from deployments.recovery import run_column
     from irp import views
 
     rows = views.incident_rows()
+    runs = run_column(rows)
+    for row in rows:
+        row["run"] = runs.get(row["id"], "")
     if as_json:
         _echo_json(rows)
         return
@@ -126,9 +130,31 @@ def incidents_list(
                 "stage",
                 "drill",
                 "detected_at",
+                "run",
             ],
         )
     )
+
+
+@incidents_app.command("recover")
+def incidents_recover(
+    incident_id: Annotated[str | None, typer.Argument(metavar="[ID]")] = None,
+) -> None:
+    """Start a new run for open incidents whose flow run died; it continues where the incident
+    stands. With ID, also a run that failed by its own error or was cancelled."""
+    from deployments.recovery import prefect_api, recover
+
+    with prefect_api():
+        outcomes = recover(incident_id, by="cli", include_stopped=incident_id is not None)
+    shown = [o for o in outcomes if incident_id is not None or o.action != "alive"]
+    for outcome in shown:
+        typer.echo(outcome.message)
+    if incident_id is None:
+        alive = len(outcomes) - len(shown)
+        typer.echo(f"{len(outcomes)} open incident(s) with a flow run: {alive} alive")
+    failed = [o.incident_id for o in outcomes if o.action == "failed"]
+    if failed:
+        raise IrpError(f"could not recover {', '.join(failed)}")
 
 
 @incidents_app.command("show")

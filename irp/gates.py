@@ -189,7 +189,8 @@ class WaitingGate:
     round: int
     deciders: list[str]
     flow_run_id: str | None
-    requested_at: datetime
+    since: datetime
+    """When the round was announced: a refusal's wait is counted from here."""
 
 
 def waiting_gate(session: Session, incident: Incident) -> WaitingGate:
@@ -216,5 +217,5 @@ def waiting_gate(session: Session, incident: Incident) -> WaitingGate:
         round=int(data["round"]),
         deciders=list(data["deciders"]),
         flow_run_id=incident.flow_run_id,
-        requested_at=event.at,
+        since=event.at,
     )

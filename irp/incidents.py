@@ -9,7 +9,7 @@ from sqlmodel import Session, col, select
 
 from irp import timeline
 from irp.errors import NotFound
-from models import Incident
+from models import Incident, TimelineEvent
 from models.base import utcnow
 from models.enums import IncidentStatus, IncidentType, Stage
 from models.report import IncidentReport
@@ -87,6 +87,8 @@ def mark_milestone(
 
 
 def enter_stage(session: Session, incident: Incident, stage: Stage) -> None:
+    """Move the incident into the stage; a run resuming or taking over the stage does not
+    record its start again."""
     incident.stage = stage
     if incident.status in (
         IncidentStatus.open,
@@ -95,7 +97,15 @@ def enter_stage(session: Session, incident: Incident, stage: Stage) -> None:
     ):
         incident.status = IncidentStatus.active if stage != Stage.report else IncidentStatus.open
     session.add(incident)
-    timeline.record(session, incident.id, stage, "stage_started", f"Stage {stage.value} started")
+    started = select(TimelineEvent.id).where(
+        TimelineEvent.incident_id == incident.id,
+        TimelineEvent.kind == "stage_started",
+        TimelineEvent.stage == stage.value,
+    )
+    if session.exec(started).first() is None:
+        timeline.record(
+            session, incident.id, stage, "stage_started", f"Stage {stage.value} started"
+        )
 
 
 def complete_stage(session: Session, incident: Incident, stage: Stage, summary: str = "") -> None:

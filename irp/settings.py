@@ -12,6 +12,8 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+HEARTBEAT_S = 30
+
 
 class Settings(BaseSettings):
     """Where irp keeps its state and how it reaches its database and plan."""
@@ -43,6 +45,12 @@ class Settings(BaseSettings):
         ge=0,
         description="A deployment run first waits this long in-process at a gate (a quick answer "
         "resumes it in about a second), then suspends: restarting its process takes seconds.",
+    )
+    run_heartbeat_timeout_s: float = Field(
+        default=90.0,
+        ge=30,
+        description="A served run whose heartbeats (every 30 s) stop this long is marked Crashed "
+        "by a Prefect automation, and its incident is recovered by a new run.",
     )
     prefect_port: int = Field(default=4200, ge=1, le=65535, description="`irp up`: Prefect port.")
     prefect_ui_url: str | None = Field(
@@ -107,6 +115,9 @@ def configure_prefect(settings: Settings | None = None) -> None:
     settings.prefect_home.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("PREFECT_HOME", str(settings.prefect_home))
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    # Flow runs prove they are alive every 30 s (Prefect's minimum; its default is 180 s):
+    # the serve process's automation marks a run Crashed when they stop (deployments/recovery.py).
+    os.environ.setdefault("PREFECT_FLOWS_HEARTBEAT_FREQUENCY", str(HEARTBEAT_S))
     if "PREFECT_API_URL" not in os.environ:
         api_url = running_stack_api_url(settings)
         if api_url:

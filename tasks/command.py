@@ -30,7 +30,11 @@ def grade_incident(incident_id: str, plan: Plan) -> list[str]:
             "graded",
             f"Graded {result.priority.value}, national grade {result.national_grade.value}: "
             + "; ".join(result.reasons),
-            data={"priority": result.priority.value, "national_grade": result.national_grade.value},
+            data={
+                "priority": result.priority.value,
+                "national_grade": result.national_grade.value,
+                "reasons": result.reasons,
+            },
         )
         return result.reasons
 

@@ -49,7 +49,8 @@ def write_report(incident_id: str, plan: Plan, close: bool = True) -> str:
             session.rollback()  # the incident stays as it was: its report is still due
             _report_failed(incident_id, str(exc))
             raise ReportNotWritten(
-                f"{incident_id}: {exc}; the incident waits for its post-incident report"
+                f"{incident_id}: {exc}; the incident waits for its post-incident report: "
+                f"fix that, then `irp incidents recover {incident_id}`"
             ) from exc
         timeline.record(
             session,

@@ -156,7 +156,7 @@ def test_only_allowed_deciders_can_resume_the_gate(
         waiting = gates.waiting_gate(session, incident)
         refused = [d for d in gates.decisions(session, incident_id) if not d.accepted]
     assert [(d.approver, d.comment, d.round) for d in refused] == [("cs_agent", "on my own", 1)]
-    assert refused[0].requested_at == waiting.requested_at  # the wait counts from the ask
+    assert refused[0].requested_at == waiting.since  # the wait counts from the ask
 
     by_name = ["approve", incident_id, "--by", "CISO on duty", "--decision", "reject"]
     assert main([*by_name, "--comment", "false alarm"]) == 0

@@ -143,11 +143,19 @@ def test_a_decision_by_someone_the_plan_does_not_allow_is_refused_and_recorded()
     assert answerer.errors == [] and answerer.exit_codes == [2, 0, 2, 0, 0]
 
     with session_scope() as session:
-        refused = [
-            (d.gate, d.approver) for d in gates.decisions(session, incident_id) if not d.accepted
-        ]
+        refused = [d for d in gates.decisions(session, incident_id) if not d.accepted]
+        asked = {
+            (e.data["gate"], e.data["round"]): e.at
+            for e in timeline.events(session, incident_id)
+            if e.kind == "gate_waiting"
+        }
         notify = actions.get_run(session, incident_id, "notify_affected_users")
-    assert refused == [("activation", "cs_agent"), ("user_notice", "cio")]
+    assert [(d.gate, d.approver) for d in refused] == [
+        ("activation", "cs_agent"),
+        ("user_notice", "cio"),
+    ]
+    # A refused round waited from its announcement, not from when the incident was opened.
+    assert [d.requested_at for d in refused] == [asked[(d.gate, d.round)] for d in refused]
     assert notify is None  # the notice was rejected by legal: never sent
     assert "action_skipped" in _kinds(incident_id)
     assert _incident(incident_id).status == IncidentStatus.closed

@@ -32,7 +32,8 @@ def test_an_unwritable_report_is_one_clear_error_and_is_written_on_retry(
         kinds = [e.kind for e in timeline.events(session, incident.id)]
     assert errors[0] == (
         f"error: {incident.id}: {reports / incident.id} not written: {reports} is a file, "
-        "not a folder; the incident waits for its post-incident report"
+        "not a folder; the incident waits for its post-incident report: fix that, then "
+        f"`irp incidents recover {incident.id}`"
     )
     assert (incident.status, incident.stage) == (IncidentStatus.active, Stage.post_incident_report)
     assert kinds.count("report_failed") == 1 and "report_written" not in kinds  # no retry loop
@@ -56,7 +57,7 @@ def test_an_unwritable_report_is_one_clear_error_and_is_written_on_retry(
     assert main(["incidents", "show", incident.id]) == 0
     assert f"report: {reports / incident.id / 'report.md'}" in capfd.readouterr().out
 
-    # The post-incident stage run again (a re-run, as recovery does) closes the incident.
+    # The post-incident stage run again (what `irp incidents recover` starts) closes it.
     FLOWS[IncidentType.system_failure](incident_id=incident.id, drill=True, auto_approve=True)
     with session_scope() as session:
         closed = incidents.get_incident(session, incident.id)
