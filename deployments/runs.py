@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -23,6 +24,7 @@ from models.plan_drills import DrillScenario
 
 if TYPE_CHECKING:
     from prefect import Flow
+    from prefect.client.orchestration import SyncPrefectClient
 
 Say = Callable[[str], None]
 log = logging.getLogger("irp.runs")
@@ -182,35 +184,18 @@ def _scenario(plan: Plan, name: str, itype: IncidentType) -> DrillScenario:
 def answer_gate(
     incident_id: str, *, decision: str, approver: str, comment: str, priority: str | None
 ) -> str:
-    """Resume the run waiting at the incident's gate with a decision; refuse and record
-    a decision by someone the plan does not allow."""
+    """Resume the run waiting at the incident's gate with a decision, as the UI form does.
+    Someone the plan does not allow is refused the way the form refuses (recorded, and the
+    form then leads with why); the form's approver is a role id, so a name is sent as its role."""
     if decision not in ("approve", "reject", "escalate"):
         raise InvalidInput(f"--decision: {decision!r} is not approve, reject or escalate")
     if priority is not None and priority not in Priority.__members__:
         raise InvalidInput(f"--priority: {priority!r} is not P1, P2, P3 or P4")
-    with session_scope() as session:
-        incident = incidents.get_incident(session, incident_id)
-        plan = get_plan(incident.options.get("plan_file"))
-        waiting = gates.waiting_gate(session, incident)
-        try:
-            gates.check_decider(plan, waiting.gate, approver, waiting.deciders)
-        except GateRefused:
-            gates.record_decision(
-                session,
-                incident,
-                waiting.gate,
-                plan.gates[waiting.gate],
-                round_=waiting.round,
-                decision=decision,
-                outcome="refused",
-                approver=approver,
-                approver_role=gates.resolve_role(plan, approver),
-                requested_at=waiting.since,
-                accepted=False,
-                comment=comment,
-            )
-            session.commit()
-            raise
+    try:
+        role, waiting = _admitted(incident_id, gates.Answer(decision, approver, comment, priority))
+    except GateRefused as refused:
+        _show_refusal(incident_id, refused)
+        raise
     if waiting.flow_run_id is None:
         raise IrpError(f"{incident_id}: no flow run is attached")
     configure_prefect()
@@ -219,7 +204,7 @@ def answer_gate(
 
     run_input = {
         "decision": decision,
-        "approver": approver,
+        "approver": role,
         "comment": comment,
         "priority_override": priority,
     }
@@ -241,6 +226,75 @@ def answer_gate(
     except RuntimeError as exc:
         raise IrpError(f"{incident_id}: Prefect refused the answer: {exc}") from exc
     return waiting.gate
+
+
+def _admitted(incident_id: str, answer: gates.Answer) -> tuple[str, gates.WaitingGate]:
+    """The approver's role and the gate they answer; GateRefused (recorded) otherwise."""
+    with session_scope() as session:
+        incident = incidents.get_incident(session, incident_id)
+        waiting = gates.waiting_gate(session, incident)
+        role = gates.admit(
+            session,
+            get_plan(incident.options.get("plan_file")),
+            incident,
+            waiting.gate,
+            answer,
+            round_=waiting.round,
+            allowed=waiting.deciders,
+            requested_at=waiting.since,
+        )
+    return role, waiting
+
+
+def _show_refusal(incident_id: str, refused: GateRefused) -> None:
+    """Lead the form of the run's open pause with why this answer was refused, so a person
+    looking at the UI sees it too (the run stays paused: nothing was resumed)."""
+    with session_scope() as session:
+        incident = incidents.get_incident(session, incident_id)
+        plan = get_plan(incident.options.get("plan_file"))
+        refusal = gates.last_refusal(
+            session, incident_id, gates.waiting_gate(session, incident).gate
+        )
+    if incident.flow_run_id is None or refusal is None:
+        return
+    configure_prefect()
+    import httpx
+    from prefect.client.orchestration import get_client
+    from prefect.exceptions import PrefectException
+    from prefect.input import keyset_from_paused_state
+
+    from flows.gates import with_refusal
+
+    run_id = UUID(incident.flow_run_id)
+    _wait_until_paused(run_id)
+    try:
+        with get_client(sync_client=True) as client:
+            state = client.read_flow_run(run_id).state
+            if state is None or not state.is_paused():
+                return
+            key = keyset_from_paused_state(state)["description"]
+            shown = _saved_input(client, run_id, key)
+            if shown is None:
+                return
+            client.delete_flow_run_input(run_id, key)
+            client.create_flow_run_input(
+                run_id, key, json.dumps(with_refusal(shown, refusal, plan))
+            )
+    except (PrefectException, httpx.HTTPError) as exc:
+        raise GateRefused(f"{refused} (the gate's form could not say so: {exc})") from exc
+
+
+def _saved_input(client: SyncPrefectClient, run_id: UUID, key: str, deadline_s: float = 5.0) -> Any:
+    """A run input the pausing run saves just after it pauses; None if it never comes."""
+    from prefect.exceptions import ObjectNotFound
+
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        try:
+            return json.loads(client.read_flow_run_input(run_id, key))
+        except ObjectNotFound:
+            time.sleep(0.1)
+    return None
 
 
 def _wait_until_paused(run_id: UUID, deadline_s: float = 15.0) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 from uuid import UUID
 
 from prefect import get_run_logger
@@ -17,12 +17,13 @@ from prefect.input.actions import read_flow_run_input
 from prefect.input.run_input import keyset_from_base_key
 from prefect.runtime import flow_run
 from prefect.states import Running
-from pydantic import Field
+from pydantic import Field, create_model
 
 from flows.run_process import label_process
 from irp import gate_waits, gates, incidents, recovery, timeline
 from irp.db import session_scope
 from irp.errors import GateRefused
+from irp.redact import plan_redactor
 from irp.settings import get_settings
 from models.base import utcnow
 from models.enums import Priority
@@ -42,6 +43,25 @@ class GateInput(RunInput):
         default=None, description="Change the priority (P1-P4) if the grading is wrong"
     )
     comment: str = Field(default="", max_length=4000, description="Why: goes on the timeline")
+
+
+def gate_form(plan: Plan, allowed: list[str], description: str) -> type[GateInput]:
+    """This round's form: `approver` is a choice of the roles allowed now, so the UI offers a
+    select and Prefect's server refuses anyone else (`"status": "REJECT"`) before the run
+    resumes."""
+    who = ", ".join(f"{r} ({plan.role_person(r)})" for r in allowed)
+    choice: Any = Literal[tuple(allowed)]
+
+    def as_select(schema: dict[str, Any]) -> None:
+        schema.pop("const", None)  # pydantic writes one choice as const: the UI wants a list
+        schema["enum"] = list(allowed)
+
+    form = create_model(
+        GateInput.__name__,
+        __base__=GateInput,
+        approver=(choice, Field(description=f"Who decides: {who}", json_schema_extra=as_select)),
+    )
+    return form.with_initial_data(description=description, decision="approve")
 
 
 def decide(
@@ -87,9 +107,7 @@ def decide(
                 if answer is None:
                     _reask(incident_id, gate, plan, round_, allowed, asked, timeout, suspend)
         undecided = False
-        form = GateInput.with_initial_data(
-            description=_form_text(incident_id, gate, plan, allowed, context), decision="approve"
-        )
+        form = gate_form(plan, allowed, _form_text(incident_id, gate, plan, allowed, context))
         if answer is None:
             answer = (
                 _wait_then_suspend(form, key, requested_at, timeout)
@@ -133,22 +151,20 @@ def decide(
                 incident_id, gate, plan, round_, "timeout", outcome, "timeout", None, requested_at
             )
         try:
-            role = gates.check_decider(plan, gate, answer.approver, allowed)
+            with session_scope() as session:
+                incident = incidents.get_incident(session, incident_id)
+                role = gates.admit(
+                    session,
+                    plan,
+                    incident,
+                    gate,
+                    gates.Answer(answer.decision, answer.approver, answer.comment),
+                    round_=round_,
+                    allowed=allowed,
+                    requested_at=requested_at,
+                )
         except GateRefused as refused:
             get_run_logger().warning(str(refused))
-            _record(
-                incident_id,
-                gate,
-                plan,
-                round_,
-                answer.decision,
-                "refused",
-                answer.approver,
-                None,
-                requested_at,
-                accepted=False,
-                comment=answer.comment,
-            )
             round_ += 1
             continue
         if answer.decision == "escalate":
@@ -374,13 +390,32 @@ def _escalated(incident_id: str, gate: str, plan: Plan, round_: int) -> None:
 
 
 def _form_text(incident_id: str, gate: str, plan: Plan, allowed: list[str], context: str) -> str:
+    """The form's Markdown, led by why the last answer was refused if it was; masked, since
+    the Prefect UI shows it."""
     policy = plan.gates[gate]
     who = ", ".join(f"`{r}` ({plan.organisation.roles[r].person})" for r in allowed)
-    return (
+    text = (
         f"### {policy.title} - {incident_id}\n\n{policy.question}\n\n{context}\n\n"
         f"**May decide:** {who}. Timeout {policy.timeout_s:g} s, then: {policy.on_timeout}.\n\n"
         f'From a shell: `irp approve {incident_id} --decision approve --by <role> --comment "..."`'
     )
+    with session_scope() as session:
+        refusal = gates.last_refusal(session, incident_id, gate)
+    return with_refusal(text, refusal, plan) if refusal else plan_redactor(plan).redact(text)
+
+
+REFUSAL_NOTE = "**Last answer by "
+
+
+def with_refusal(description: str, refusal: gates.Refusal, plan: Plan) -> str:
+    """A gate form's text led by why the last answer was refused (replacing an older note)."""
+    if description.startswith(REFUSAL_NOTE):
+        description = description.split("\n\n", 1)[-1]
+    note = (
+        f"{REFUSAL_NOTE}{refusal.approver} at {refusal.at:%Y-%m-%d %H:%M:%S} UTC "
+        f"was refused:** {refusal.reason}"
+    )
+    return plan_redactor(plan).redact(f"{note}\n\n{description}")
 
 
 def _back_to_running() -> None:

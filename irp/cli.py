@@ -192,6 +192,7 @@ def approve(
 ) -> None:
     """Answer the gate an incident is waiting at, as the Prefect UI form does."""
     from deployments.runs import answer_gate
+    from irp.redact import default_redactor
 
     if not by:
         raise InvalidInput("--by: say who decides (role id or name)")
@@ -199,7 +200,7 @@ def approve(
     gate = answer_gate(
         incident_id, decision=decision, approver=by, comment=comment, priority=priority
     )
-    typer.echo(f"{incident_id}: gate {gate} answered {decision} by {by}")
+    typer.echo(f"{incident_id}: gate {gate} answered {decision} by {default_redactor().redact(by)}")
 
 
 @evidence_app.command("add")

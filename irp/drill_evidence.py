@@ -17,7 +17,8 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from irp.drills import AD_HOC, Scorecard, scores_since
-from irp.redact import default_redactor
+from irp.redact import plan_redactor
+from irp.reporting import write_masked
 from models import Incident
 from models.base import utcnow
 from models.enums import IncidentStatus, IncidentType
@@ -28,6 +29,8 @@ ENDED = (IncidentStatus.closed, IncidentStatus.stopped, IncidentStatus.rejected)
 
 @dataclass
 class Evidence:
+    """The evidence as written: Markdown and HTML with personal data masked."""
+
     markdown: str
     html: str
     folder: Path
@@ -52,8 +55,8 @@ def _table(frame: pd.DataFrame) -> str:
 
 
 def write_evidence(plan: Plan, incident: Incident, card: Scorecard, reports_dir: Path) -> Evidence:
-    """Write scorecard.csv and drill-evidence.md/.html under reports_dir/<incident-id>/."""
-    redact = default_redactor().redact
+    """Write scorecard.csv and drill-evidence.md/.html under reports_dir/<incident-id>/, masked
+    with the plan's redactor like the report beside them."""
     scenario = str(incident.options.get("scenario") or AD_HOC)
     spec = plan.drills.scenarios.get(scenario)
     injected = []
@@ -69,7 +72,7 @@ def write_evidence(plan: Plan, incident: Incident, card: Scorecard, reports_dir:
             ("Scenario", scenario + (f": {spec.title}" if spec else "")),
             ("Incident", incident.id),
             ("Type", incident.type.value + (f" / {incident.subtype}" if incident.subtype else "")),
-            ("Summary", redact(incident.summary)),
+            ("Summary", incident.summary),
             ("Outcome", incident.status.value),
             ("Plan", f"{plan.name}, version {plan.version}"),
             ("Injected faults", "; ".join(injected) or "none"),
@@ -101,13 +104,14 @@ def write_evidence(plan: Plan, incident: Incident, card: Scorecard, reports_dir:
     title = f"Drill evidence {incident.id} ({scenario})"
     markdown = f"# {title}\n\nPCI DSS v4.0 12.10.2: test of the incident response plan.\n\n"
     markdown += "\n".join(f"## {name}\n\n{body}" for name, body in sections)
+    files = {
+        "scorecard.csv": card.scores.to_csv(index=False),
+        "drill-evidence.md": markdown,
+        "drill-evidence.html": _html(title, header, card, follow),
+    }
     folder = reports_dir / incident.id
-    folder.mkdir(parents=True, exist_ok=True)
-    card.scores.to_csv(folder / "scorecard.csv", index=False)
-    page = _html(title, header, card, follow)
-    (folder / "drill-evidence.md").write_text(markdown, encoding="utf-8")
-    (folder / "drill-evidence.html").write_text(page, encoding="utf-8")
-    return Evidence(markdown, page, folder)
+    written = write_masked(folder, files, plan_redactor(plan))
+    return Evidence(written["drill-evidence.md"], written["drill-evidence.html"], folder)
 
 
 def _html(title: str, header: pd.DataFrame, card: Scorecard, follow: pd.DataFrame) -> str:

@@ -33,3 +33,8 @@ class EvidenceNotPreserved(IrpError):
 
 class ActionFailed(IrpError):
     """An executor reported failure; retried by the task policy."""
+
+
+class ReportNotWritten(IrpError):
+    """A report's files could not be written (no space, no permission, a file where a folder
+    should be): exit 1; the incident keeps waiting for its report."""

@@ -9,6 +9,7 @@ from sqlmodel import Session, col, select
 
 from irp import timeline
 from irp.errors import GateRefused, NotFound
+from irp.redact import default_redactor
 from models import GateDecision, Incident, TimelineEvent
 from models.enums import Stage
 from models.plan import GatePolicy, Plan
@@ -43,12 +44,77 @@ def deciders_for_round(policy: GatePolicy, escalations: int) -> list[str]:
 
 
 def check_decider(plan: Plan, gate: str, approver: str, allowed: list[str]) -> str:
-    """The approver's role, or GateRefused naming who may decide."""
+    """The approver's role, or GateRefused naming who may decide (the approver masked: the
+    message reaches terminals, logs and the gate's form)."""
     role = resolve_role(plan, approver)
     if role is None or role not in allowed:
         names = ", ".join(f"{r} ({plan.organisation.roles[r].person})" for r in allowed)
-        raise GateRefused(f"{approver!r} may not decide gate {gate!r}; allowed: {names}")
+        who = default_redactor().redact(approver)
+        raise GateRefused(f"{who!r} may not decide gate {gate!r}; allowed: {names}")
     return role
+
+
+def admit(
+    session: Session,
+    plan: Plan,
+    incident: Incident,
+    gate: str,
+    answer: Answer,
+    *,
+    round_: int,
+    allowed: list[str],
+    requested_at: datetime,
+) -> str:
+    """The approver's role when the plan lets them decide this round. Otherwise the refusal
+    (who, when, why) is recorded and committed, then GateRefused raised: the UI form and
+    `irp approve` refuse the same way, and a refusal stays on record."""
+    try:
+        return check_decider(plan, gate, answer.approver, allowed)
+    except GateRefused as refused:
+        record_decision(
+            session,
+            incident,
+            gate,
+            plan.gates[gate],
+            round_=round_,
+            decision=answer.decision,
+            outcome="refused",
+            approver=answer.approver,
+            approver_role=resolve_role(plan, answer.approver),
+            requested_at=requested_at,
+            accepted=False,
+            comment=answer.comment,
+            reason=str(refused),
+        )
+        session.commit()
+        raise
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A refused answer to a gate: the next form asking that gate says why."""
+
+    approver: str
+    at: datetime
+    reason: str
+
+
+def last_refusal(session: Session, incident_id: str, gate: str) -> Refusal | None:
+    """The last answer to `gate`, if it was refused (an accepted one or a timeout since clears it)."""
+    query = (
+        select(TimelineEvent)
+        .where(
+            TimelineEvent.incident_id == incident_id,
+            col(TimelineEvent.kind).in_(("gate_decision", "gate_refused")),
+        )
+        .order_by(col(TimelineEvent.id).desc())
+    )
+    for event in session.exec(query):
+        if event.data.get("gate") == gate:
+            if event.kind != "gate_refused":
+                return None
+            return Refusal(event.actor, event.at, str(event.data.get("reason", "")))
+    return None
 
 
 def decisions(session: Session, incident_id: str, gate: str | None = None) -> list[GateDecision]:
@@ -81,7 +147,9 @@ def record_decision(
     accepted: bool = True,
     comment: str = "",
     priority_override: str | None = None,
+    reason: str = "",
 ) -> GateDecision:
+    """Keep a decision and put it on the timeline; a refusal's `reason` goes with it."""
     row = GateDecision(
         incident_id=incident.id,
         gate=gate,
@@ -108,7 +176,8 @@ def record_decision(
         + (f" ({approver_role})" if approver_role else "")
         + (f": {comment}" if comment else ""),
         actor=approver,
-        data={"gate": gate, "decision": decision, "outcome": outcome, "round": round_},
+        data={"gate": gate, "decision": decision, "outcome": outcome, "round": round_}
+        | ({"reason": reason} if reason else {}),
     )
     return row
 

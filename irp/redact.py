@@ -36,7 +36,7 @@ import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -64,6 +64,9 @@ _WORD = re.compile(r"\w")
 _CN_MOBILE = re.compile(r"(0086|86)?(1[3-9]\d{9})")
 _ID_WEIGHTS: Final = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK: Final = "10X98765432"
+
+if TYPE_CHECKING:
+    from models.plan import Plan
 
 
 class RedactionPattern(BaseModel):
@@ -394,3 +397,14 @@ class RedactingFilter(logging.Filter):
 def default_redactor() -> Redactor:
     """The shared redactor with only the built-in detectors."""
     return Redactor()
+
+
+def plan_redactor(plan: Plan) -> Redactor:
+    """The built-in detectors plus the plan's own patterns: what masks everything that leaves
+    irp for an incident run under `plan` (reports, artifacts, CLI output, gate forms)."""
+    return _redactor_with(tuple(plan.notifications.redaction_patterns))
+
+
+@functools.lru_cache(maxsize=16)
+def _redactor_with(patterns: tuple[RedactionPattern, ...]) -> Redactor:
+    return Redactor(patterns)

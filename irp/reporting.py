@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import os
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -11,7 +12,8 @@ import pandas as pd
 from sqlmodel import Session
 
 from irp import actions, clocks, evidence, gates, logistics, loss, timeline
-from irp.redact import default_redactor
+from irp.errors import ReportNotWritten
+from irp.redact import Redactor, plan_redactor
 from models import Incident
 from models.enums import STAGE_ORDER
 from models.plan import Plan
@@ -19,11 +21,11 @@ from models.plan import Plan
 
 @dataclass
 class Report:
+    """The report as written: Markdown and HTML with personal data masked."""
+
     incident_id: str
     markdown: str
     html: str
-    timeline: pd.DataFrame
-    measures: pd.DataFrame
     folder: Path
 
     @property
@@ -155,8 +157,8 @@ def _fmt_time(value: object) -> str:
 
 
 def build_report(session: Session, plan: Plan, incident: Incident, reports_dir: Path) -> Report:
-    """Write report.md, report.html and timeline.csv under reports_dir/<incident-id>/."""
-    redact = default_redactor().redact
+    """Write report.md, report.html and timeline.csv under reports_dir/<incident-id>/, masked
+    with the plan's redactor; ReportNotWritten when the folder or a file cannot be written."""
     events = timeline_frame(session, incident.id)
     durations = stage_durations(events)
     measures = measures_frame(session, incident.id)
@@ -242,7 +244,7 @@ def build_report(session: Session, plan: Plan, incident: Incident, reports_dir: 
     sections: list[tuple[str, str]] = [
         (
             "Summary",
-            _md_table(header) + f"\n{redact(incident.summary)}\n\n{redact(incident.description)}\n",
+            _md_table(header) + f"\n{incident.summary}\n\n{incident.description}\n",
         ),
         (
             "1. Course of events",
@@ -280,7 +282,7 @@ def build_report(session: Session, plan: Plan, incident: Incident, reports_dir: 
             + "\n",
         ),
     ]
-    title = f"Post-incident report {incident.id}: {redact(incident.summary)}"
+    title = f"Post-incident report {incident.id}: {incident.summary}"
     markdown = f"# {title}\n\n" + "\n".join(f"## {name}\n\n{body}" for name, body in sections)
     page = _html(
         title,
@@ -294,15 +296,49 @@ def build_report(session: Session, plan: Plan, incident: Incident, reports_dir: 
         loss_rows,
         suggestions,
         plan.review_questions,
-        redact(incident.description),
+        incident.description,
         clock_table,
     )
     folder = reports_dir / incident.id
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "report.md").write_text(markdown, encoding="utf-8")
-    (folder / "report.html").write_text(page, encoding="utf-8")
-    events.to_csv(folder / "timeline.csv", index=False)
-    return Report(incident.id, markdown, page, events, measures, folder)
+    files = {
+        "report.md": markdown,
+        "report.html": page,
+        "timeline.csv": events.to_csv(index=False),
+    }
+    written = write_masked(folder, files, plan_redactor(plan))
+    return Report(incident.id, written["report.md"], written["report.html"], folder)
+
+
+def write_masked(folder: Path, files: dict[str, str], redactor: Redactor) -> dict[str, str]:
+    """Mask each text and write it as folder/<name>; return the masked texts.
+
+    The one door through which report files leave irp, so no field can skip the mask. Each
+    file is replaced whole (a full disk leaves the previous version, never half a file); an
+    OSError becomes ReportNotWritten naming the path and the cause.
+    """
+    masked = {name: redactor.redact(text) for name, text in files.items()}
+    target = folder
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, text in masked.items():
+            target = folder / name
+            partial = target.with_name(f".{name}.partial")
+            try:
+                partial.write_text(text, encoding="utf-8")
+                os.replace(partial, target)
+            finally:
+                partial.unlink(missing_ok=True)
+    except OSError as exc:
+        raise ReportNotWritten(f"{target} not written: {_cause(exc, folder)}") from exc
+    return masked
+
+
+def _cause(exc: OSError, folder: Path) -> str:
+    """Why a write failed, in words: a file standing where a folder should be is named."""
+    blocker = next((p for p in [*reversed(folder.parents), folder] if p.is_file()), None)
+    if blocker is not None:
+        return f"{blocker} is a file, not a folder"
+    return exc.strerror or str(exc)
 
 
 def _bar_chart(durations: pd.DataFrame) -> str:

@@ -1,4 +1,8 @@
-"""What the CLI shows: incident rows, one incident in detail, a rewritten report."""
+"""What the CLI shows: incident rows, one incident in detail, a rewritten report.
+
+Rows and details are masked here, before the text or JSON is made from them: the CLI's output
+leaves irp (terminals, CI logs, tickets) like a report does.
+"""
 
 from __future__ import annotations
 
@@ -8,16 +12,25 @@ from typing import Any
 from irp import actions, clocks, evidence, gates, incidents, logistics, reporting, timeline
 from irp.db import session_scope
 from irp.plan import get_plan
+from irp.redact import Redactor, plan_redactor
 from irp.settings import get_settings
-from models import IncidentPublic
+from models import Incident, IncidentPublic
+from models.enums import Stage
 
 
 def incident_rows(limit: int = 200) -> list[dict[str, Any]]:
     with session_scope() as session:
         return [
-            IncidentPublic.model_validate(i, from_attributes=True).model_dump(mode="json")
+            _redactor(i).redact_data(
+                IncidentPublic.model_validate(i, from_attributes=True).model_dump(mode="json")
+            )
             for i in incidents.list_incidents(session, limit=limit)
         ]
+
+
+def _redactor(incident: Incident) -> Redactor:
+    """The masks of the plan the incident runs under."""
+    return plan_redactor(get_plan(incident.options.get("plan_file")))
 
 
 def incident_detail(incident_id: str) -> dict[str, Any]:
@@ -53,9 +66,18 @@ def incident_detail(incident_id: str) -> dict[str, Any]:
             ],
             "clocks": clocks.clock_rows(session, incident_id),
         }
-        report = get_settings().reports_dir / incident_id / "report.md"
-        detail["report"] = str(report) if report.exists() else None
-        return detail
+        detail["report"] = _report_state(detail["timeline"], incident_id)
+        masked: dict[str, Any] = _redactor(incident).redact_data(detail)
+        return masked
+
+
+def _report_state(events: list[dict[str, Any]], incident_id: str) -> str | None:
+    """Where the report is, or why it is still pending when its last write failed."""
+    tries = [e for e in events if e["kind"] in ("report_written", "report_failed")]
+    if tries and tries[-1]["kind"] == "report_failed":
+        return f"pending: {tries[-1]['data']['reason']}"
+    report = get_settings().reports_dir / incident_id / "report.md"
+    return str(report) if report.exists() else None
 
 
 def text_table(rows: list[dict[str, Any]], columns: list[str]) -> str:
@@ -92,10 +114,19 @@ def detail_text(detail: dict[str, Any]) -> str:
 
 
 def rewrite_report(incident_id: str) -> list[Path]:
+    """Write the report again from the database (also the retry after a failed write)."""
     with session_scope() as session:
         incident = incidents.get_incident(session, incident_id)
         plan = get_plan(incident.options.get("plan_file"))
         report = reporting.build_report(session, plan, incident, get_settings().reports_dir)
+        timeline.record(
+            session,
+            incident_id,
+            Stage.post_incident_report,
+            "report_written",
+            f"Post-incident report written again by hand to {report.markdown_path}",
+            data={"path": str(report.markdown_path)},
+        )
     return [
         report.folder / "report.md",
         report.folder / "report.html",

@@ -2,31 +2,55 @@
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.utilities.annotations import quote
 
+from irp.errors import IrpError
+from irp.redact import RedactingFilter
+
 if TYPE_CHECKING:
     import pandas as pd
 
+    from irp.redact import Redactor
+
 T = TypeVar("T")
+
+
+class DomainErrorsInOneLine(logging.Filter):
+    """A domain error (IrpError) is raised on purpose and its message says what failed and
+    what stands: the run log keeps that line and drops the traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and isinstance(record.exc_info[1], IrpError):
+            record.exc_info, record.exc_text = None, None
+        return True
+
+
+# Run logs go to the terminal and to the Prefect API and its UI: masked before they leave.
+for _run_logger in ("prefect.flow_runs", "prefect.task_runs"):
+    logging.getLogger(_run_logger).addFilter(DomainErrorsInOneLine())
+    logging.getLogger(_run_logger).addFilter(RedactingFilter())
 
 # The database is the idempotency record; Prefect's cache must not skip a step the database
 # says is still to do.
 DB_TASK: dict[str, Any] = {"retries": 2, "retry_delay_seconds": [0.5, 2], "cache_policy": NO_CACHE}
 
 
-def publish(documents: dict[str, tuple[str, str | pd.DataFrame]]) -> None:
+def publish(documents: dict[str, tuple[str, str | pd.DataFrame]], redactor: Redactor) -> None:
     """Prefect artifacts, by key (lowercase, digits, dashes): (description, Markdown text or a
-    table). A table's NaN become null: artifacts are JSON."""
+    table), masked here: the one door through which artifacts leave irp. A table's NaN become
+    null: artifacts are JSON."""
     for key, (description, content) in documents.items():
         if isinstance(content, str):
-            create_markdown_artifact(content, key=key, description=description)
+            create_markdown_artifact(redactor.redact(content), key=key, description=description)
             continue
         rows = content.astype(object).where(content.notna(), None)
-        create_table_artifact(rows.to_dict(orient="records"), key=key, description=description)
+        records = redactor.redact_data(rows.to_dict(orient="records"))
+        create_table_artifact(records, key=key, description=description)
 
 
 def untracked(value: T) -> T:

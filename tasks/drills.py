@@ -7,6 +7,7 @@ from prefect.cache_policies import NO_CACHE
 
 from irp import incidents, timeline
 from irp.db import session_scope
+from irp.redact import plan_redactor
 from irp.settings import get_settings
 from models.enums import Stage
 from models.plan import Plan
@@ -34,5 +35,5 @@ def score_drill(incident_id: str, plan: Plan) -> str:
         )
     key = incident_id.lower()
     # One artifact: the evidence's Results section is the scorecard (scorecard.csv on disk).
-    publish({f"{key}-drill-evidence": ("Drill evidence", evidence.markdown)})
+    publish({f"{key}-drill-evidence": ("Drill evidence", evidence.markdown)}, plan_redactor(plan))
     return str(evidence.markdown_path)

@@ -66,16 +66,31 @@ def stack(irp_home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str,
     get_settings.cache_clear()
 
 
-def _field(page: Any, label: str) -> Any:
-    """The input of a schema-form property, found by its label text."""
+def _property(page: Any, label: str) -> Any:
+    """A schema-form property, found by its label text."""
     span = page.locator("span.schema-form-property__label").filter(
         has_text=re.compile(f"^{re.escape(label)}$")
     )
-    prop = span.first.locator(
+    return span.first.locator(
         "xpath=ancestor::div[contains(concat(' ', normalize-space(@class), ' '),"
         " ' schema-form-property ')][1]"
     )
-    return prop.locator("textarea, input").first
+
+
+def _field(page: Any, label: str) -> Any:
+    """The input of a schema-form property, found by its label text."""
+    return _property(page, label).locator("textarea, input").first
+
+
+def _choose(page: Any, label: str, value: str) -> list[str]:
+    """Pick `value` in a schema-form select; return every choice it offered. The select opens
+    from the keyboard (a click inside the resume dialog did not open it in headless Chromium)."""
+    _property(page, label).locator("button.p-select-button__control").first.press("ArrowDown")
+    options = page.locator(".p-select-option")
+    options.first.wait_for()
+    offered = [text.strip() for text in options.all_inner_texts()]
+    options.filter(has_text=re.compile(f"^{re.escape(value)}$")).first.click()
+    return offered
 
 
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium is not installed")
@@ -137,7 +152,7 @@ def test_ui_run_and_gate(stack: dict[str, str]) -> None:
         page.goto(f"{ui}/runs/flow-run/{run['id']}")
         page.get_by_role("button", name="Resume").click()
         page.get_by_text("Activate the emergency response plan").first.wait_for()
-        _field(page, "Approver").fill("cio")
+        assert _choose(page, "Approver", "cio") == ["cio", "ciso"]  # only who may decide
         _field(page, "Comment (Optional)").fill("Activate: customer data left the building")
         page.screenshot(path=SHOTS / "ui-3-gate-form.png", full_page=True)
         page.get_by_role("button", name="Submit").click()
