@@ -10,7 +10,7 @@ from sqlmodel import Session, col, select
 
 from irp import timeline
 from irp.errors import EvidenceNotPreserved
-from models import Evidence, Incident
+from models import Evidence, Incident, TimelineEvent
 from models.base import utcnow
 from models.enums import Stage
 
@@ -93,11 +93,12 @@ def require_preserved(session: Session, incident: Incident) -> list[Evidence]:
             f"{incident.id}: cleanup cannot start before evidence is preserved "
             f"(record it with `irp evidence add {incident.id} ...`)"
         )
-    timeline.record(
-        session,
-        incident.id,
-        Stage.cleanup,
-        "evidence_checked",
-        f"{len(found)} evidence item(s) on record; cleanup may start",
-    )
+    message = f"{len(found)} evidence item(s) on record; cleanup may start"
+    said = session.exec(
+        select(TimelineEvent.message)
+        .where(TimelineEvent.incident_id == incident.id, TimelineEvent.kind == "evidence_checked")
+        .order_by(col(TimelineEvent.id).desc())
+    ).first()
+    if said != message:  # a run resumed at sign-off checks again: said once unless it changed
+        timeline.record(session, incident.id, Stage.cleanup, "evidence_checked", message)
     return found
