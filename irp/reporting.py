@@ -272,9 +272,8 @@ def build_report(session: Session, plan: Plan, incident: Incident, reports_dir: 
         "questions": plan.review_questions,
         **{name: Table.of(frame) for name, frame in tables.items()},
     }
-    templates = _templates()
-    markdown = templates.get_template("report.md").render(context)
-    page = templates.get_template("report.html").render(context, chart=_duration_chart(durations))
+    markdown = render("report.md", context)
+    page = render("report.html", {**context, "chart": _duration_chart(durations)})
     folder = reports_dir / incident.id
     files = {
         "report.md": markdown,
@@ -315,6 +314,11 @@ def _cause(exc: OSError, folder: Path) -> str:
     if blocker is not None:
         return f"{blocker} is a file, not a folder"
     return exc.strerror or str(exc)
+
+
+def render(template: str, context: dict[str, object]) -> str:
+    """One of irp/templates/ filled in; .html templates autoescape what they are given."""
+    return _templates().get_template(template).render(context)
 
 
 @cache
