@@ -7,7 +7,6 @@ post-incident report; `irp drills evidence` lists drills and flags untested type
 
 from __future__ import annotations
 
-import html
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -18,7 +17,7 @@ from sqlmodel import Session, col, select
 
 from irp.drills import AD_HOC, Scorecard, scores_since
 from irp.redact import plan_redactor
-from irp.reporting import write_masked
+from irp.reporting import Table, render, write_masked
 from models import Incident
 from models.base import utcnow
 from models.enums import IncidentStatus, IncidentType
@@ -38,20 +37,6 @@ class Evidence:
     @property
     def markdown_path(self) -> Path:
         return self.folder / "drill-evidence.md"
-
-
-def _table(frame: pd.DataFrame) -> str:
-    if frame.empty:
-        return "_none_\n"
-    cells = frame.astype(object).map(
-        lambda v: "" if v is None or (isinstance(v, float) and pd.isna(v)) else str(v)
-    )
-    lines = ["| " + " | ".join(frame.columns) + " |", "|" + "---|" * len(frame.columns)]
-    lines += [
-        "| " + " | ".join(c.replace("|", "\\|") for c in row) + " |"
-        for row in cells.itertuples(index=False)
-    ]
-    return "\n".join(lines) + "\n"
 
 
 def write_evidence(plan: Plan, incident: Incident, card: Scorecard, reports_dir: Path) -> Evidence:
@@ -85,57 +70,23 @@ def write_evidence(plan: Plan, incident: Incident, card: Scorecard, reports_dir:
         columns=["field", "value"],
     )
     follow = pd.DataFrame(card.follow_ups, columns=["owner", "follow-up"])
-    sections = [
-        ("Drill", _table(header)),
-        (
-            "Participants",
-            "People: " + (", ".join(card.participants) or "none") + "\n\n"
-            "Groups: " + (", ".join(card.groups) or "none") + "\n",
-        ),
-        ("Results", _table(card.scores)),
-        ("Gaps", "\n".join(f"- {g}" for g in card.gaps) + "\n" if card.gaps else "None found.\n"),
-        ("Follow-ups", _table(follow)),
-        (
-            "Records",
-            "- Post-incident report: report.md / report.html\n- Timeline: timeline.csv\n"
-            "- Scorecard: scorecard.csv\n",
-        ),
-    ]
-    title = f"Drill evidence {incident.id} ({scenario})"
-    markdown = f"# {title}\n\nPCI DSS v4.0 12.10.2: test of the incident response plan.\n\n"
-    markdown += "\n".join(f"## {name}\n\n{body}" for name, body in sections)
+    context: dict[str, object] = {
+        "title": f"Drill evidence {incident.id} ({scenario})",
+        "header": Table.of(header),
+        "people": ", ".join(card.participants) or "none",
+        "groups": ", ".join(card.groups) or "none",
+        "scores": Table.of(card.scores),
+        "gaps": card.gaps,
+        "follow_ups": Table.of(follow),
+    }
     files = {
         "scorecard.csv": card.scores.to_csv(index=False),
-        "drill-evidence.md": markdown,
-        "drill-evidence.html": _html(title, header, card, follow),
+        "drill-evidence.md": render("drill-evidence.md", context),
+        "drill-evidence.html": render("drill-evidence.html", context),
     }
     folder = reports_dir / incident.id
     written = write_masked(folder, files, plan_redactor(plan))
     return Evidence(written["drill-evidence.md"], written["drill-evidence.html"], folder)
-
-
-def _html(title: str, header: pd.DataFrame, card: Scorecard, follow: pd.DataFrame) -> str:
-    def table(frame: pd.DataFrame) -> str:
-        if frame.empty:
-            return "<p><em>none</em></p>"
-        return frame.to_html(index=False, escape=True, border=0, na_rep="")
-
-    gaps = "".join(f"<li>{html.escape(g)}</li>" for g in card.gaps) or "<li>None found.</li>"
-    style = (
-        "body{font-family:system-ui,sans-serif;max-width:1000px;margin:2em auto;color:#222}"
-        "table{border-collapse:collapse;margin:.5em 0 1.5em}td,th{border:1px solid #ccc;"
-        "padding:4px 8px;text-align:left}th{background:#f2f4f7}"
-    )
-    people = html.escape(", ".join(card.participants) or "none")
-    groups = html.escape(", ".join(card.groups) or "none")
-    return (
-        f"<!doctype html><html lang=en><head><meta charset=utf-8><title>{html.escape(title)}"
-        f"</title><style>{style}</style></head><body><h1>{html.escape(title)}</h1>"
-        "<p>PCI DSS v4.0 12.10.2: test of the incident response plan.</p>"
-        f"<h2>Drill</h2>{table(header)}<h2>Participants</h2><p>People: {people}</p>"
-        f"<p>Groups: {groups}</p><h2>Results</h2>{table(card.scores)}"
-        f"<h2>Gaps</h2><ul>{gaps}</ul><h2>Follow-ups</h2>{table(follow)}</body></html>"
-    )
 
 
 @dataclass

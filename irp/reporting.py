@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-import html
+import io
 import os
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 from sqlmodel import Session
@@ -17,6 +19,9 @@ from irp.redact import Redactor, plan_redactor
 from models import Incident
 from models.enums import STAGE_ORDER
 from models.plan import Plan
+
+if TYPE_CHECKING:
+    import jinja2
 
 
 @dataclass
@@ -134,15 +139,19 @@ def improvements(
     return found
 
 
-def _md_table(frame: pd.DataFrame) -> str:
-    if frame.empty:
-        return "_none_\n"
-    cells = frame.astype(object).map(
-        lambda v: "" if _missing(v) else str(v).replace("|", "\\|").replace("\n", " ")
-    )
-    lines = ["| " + " | ".join(frame.columns) + " |", "|" + "---|" * len(frame.columns)]
-    lines += ["| " + " | ".join(row) + " |" for row in cells.itertuples(index=False)]
-    return "\n".join(lines) + "\n"
+@dataclass(frozen=True)
+class Table:
+    """A frame as text cells for the templates: a missing value is blank."""
+
+    columns: list[str]
+    rows: list[list[str]]
+
+    @classmethod
+    def of(cls, frame: pd.DataFrame) -> Table:
+        cells = frame.astype(object).map(lambda v: "" if _missing(v) else str(v))
+        return cls(
+            [str(c) for c in frame.columns], [list(r) for r in cells.itertuples(index=False)]
+        )
 
 
 def _missing(value: object) -> bool:
@@ -241,64 +250,30 @@ def build_report(session: Session, plan: Plan, incident: Incident, reports_dir: 
             for p in parts
         ]
     )
-    sections: list[tuple[str, str]] = [
-        (
-            "Summary",
-            _md_table(header) + f"\n{incident.summary}\n\n{incident.description}\n",
+    tables = {
+        "header": header,
+        "events": events_view,
+        "durations": durations.assign(
+            started=durations["started"].map(_fmt_time),
+            completed=durations["completed"].map(_fmt_time),
         ),
-        (
-            "1. Course of events",
-            _md_table(events_view)
-            + "\n### Stage durations\n\n"
-            + _md_table(
-                durations.assign(
-                    started=durations["started"].map(_fmt_time),
-                    completed=durations["completed"].map(_fmt_time),
-                )
-            ),
-        ),
-        (
-            "2. Measures taken",
-            _md_table(measures)
-            + "\n### Gate decisions\n\n"
-            + _md_table(pd.DataFrame(gate_rows))
-            + "\n### Resources\n\n"
-            + _md_table(resources)
-            + "\n### Evidence (chain of custody)\n\n"
-            + _md_table(custody)
-            + "\n### Regulatory clocks\n\n"
-            + _md_table(clock_table),
-        ),
-        (
-            "3. Loss assessment",
-            _md_table(loss_rows)
-            + "\nFigures are estimates from the inputs shown; replace plan defaults with finance's numbers.\n",
-        ),
-        (
-            "4. Improvement suggestions",
-            "\n".join(f"- {s}" for s in suggestions)
-            + "\n\n### Review questions (NIST SP 800-61 r2 3.4.1)\n\n"
-            + "\n".join(f"- {q}" for q in plan.review_questions)
-            + "\n",
-        ),
-    ]
-    title = f"Post-incident report {incident.id}: {incident.summary}"
-    markdown = f"# {title}\n\n" + "\n".join(f"## {name}\n\n{body}" for name, body in sections)
-    page = _html(
-        title,
-        header,
-        events_view,
-        durations,
-        measures,
-        gate_rows,
-        resources,
-        custody,
-        loss_rows,
-        suggestions,
-        plan.review_questions,
-        incident.description,
-        clock_table,
-    )
+        "measures": measures,
+        "gate_decisions": pd.DataFrame(gate_rows),
+        "resources": resources,
+        "custody": custody,
+        "clocks": clock_table,
+        "loss": loss_rows,
+    }
+    context: dict[str, object] = {
+        "title": f"Post-incident report {incident.id}: {incident.summary}",
+        "summary": incident.summary,
+        "description": incident.description,
+        "suggestions": suggestions,
+        "questions": plan.review_questions,
+        **{name: Table.of(frame) for name, frame in tables.items()},
+    }
+    markdown = render("report.md", context)
+    page = render("report.html", {**context, "chart": _duration_chart(durations)})
     folder = reports_dir / incident.id
     files = {
         "report.md": markdown,
@@ -341,64 +316,49 @@ def _cause(exc: OSError, folder: Path) -> str:
     return exc.strerror or str(exc)
 
 
-def _bar_chart(durations: pd.DataFrame) -> str:
-    """A small inline SVG of stage durations: no plotting library in the flow's path."""
+def render(template: str, context: dict[str, object]) -> str:
+    """One of irp/templates/ filled in; .html templates autoescape what they are given."""
+    return _templates().get_template(template).render(context)
+
+
+@cache
+def _templates() -> jinja2.Environment:
+    """The report templates in irp/templates/, HTML autoescaped; Jinja2 is imported here so a
+    flow run pays for it only when it writes a report."""
+    import jinja2
+
+    environment = jinja2.Environment(
+        loader=jinja2.PackageLoader("irp", "templates"),
+        autoescape=jinja2.select_autoescape(["html"], default_for_string=False),
+        trim_blocks=True,
+        keep_trailing_newline=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    environment.filters["md_cell"] = lambda cell: cell.replace("|", "\\|").replace("\n", " ")
+    return environment
+
+
+def _duration_chart(durations: pd.DataFrame) -> str:
+    """Stage durations as an inline SVG bar chart; matplotlib is imported only here, when a
+    report is written, never when a flow module is loaded."""
     rows = durations.dropna(subset=["seconds"])
     if rows.empty:
         return ""
-    longest = max(float(rows["seconds"].max()), 1e-9)
-    bars = []
-    for i, row in enumerate(rows.itertuples()):
-        width = 300 * float(row.seconds) / longest
-        y = 8 + i * 24
-        bars.append(
-            f'<text x="0" y="{y + 13}" font-size="12">{html.escape(str(row.stage))}</text>'
-            f'<rect x="160" y="{y}" width="{width:.1f}" height="16" fill="#3b6ea5"/>'
-            f'<text x="{165 + width:.1f}" y="{y + 13}" font-size="12">{float(row.seconds):.1f} s</text>'
-        )
-    height = 16 + 24 * len(rows)
-    return f'<svg width="560" height="{height}" role="img" aria-label="Stage durations">{"".join(bars)}</svg>'
+    import matplotlib
 
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
 
-def _html(
-    title: str,
-    header: pd.DataFrame,
-    events: pd.DataFrame,
-    durations: pd.DataFrame,
-    measures: pd.DataFrame,
-    gate_rows: list[dict[str, object]],
-    resources: pd.DataFrame,
-    custody: pd.DataFrame,
-    loss_rows: pd.DataFrame,
-    suggestions: list[str],
-    questions: list[str],
-    description: str,
-    clock_table: pd.DataFrame,
-) -> str:
-    def table(frame: pd.DataFrame) -> str:
-        return (
-            frame.to_html(index=False, escape=True, border=0, na_rep="")
-            if not frame.empty
-            else "<p><em>none</em></p>"
-        )
-
-    items = "".join(f"<li>{html.escape(s)}</li>" for s in suggestions)
-    asks = "".join(f"<li>{html.escape(q)}</li>" for q in questions)
-    style = (
-        "body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}"
-        "table{border-collapse:collapse;margin:.5em 0 1.5em;font-size:14px}"
-        "td,th{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}"
-        "th{background:#f2f4f7}h2{border-bottom:2px solid #3b6ea5;padding-bottom:4px}"
-    )
-    return (
-        f"<!doctype html><html lang=en><head><meta charset=utf-8><title>{html.escape(title)}</title>"
-        f"<style>{style}</style></head><body><h1>{html.escape(title)}</h1>"
-        f"<h2>Summary</h2>{table(header)}<p>{html.escape(description)}</p>"
-        f"<h2>1. Course of events</h2>{table(events)}<h3>Stage durations</h3>{_bar_chart(durations)}{table(durations)}"
-        f"<h2>2. Measures taken</h2>{table(measures)}<h3>Gate decisions</h3>{table(pd.DataFrame(gate_rows))}"
-        f"<h3>Resources</h3>{table(resources)}<h3>Evidence (chain of custody)</h3>{table(custody)}"
-        f"<h3>Regulatory clocks</h3>{table(clock_table)}"
-        f"<h2>3. Loss assessment</h2>{table(loss_rows)}"
-        f"<h2>4. Improvement suggestions</h2><ul>{items}</ul><h3>Review questions</h3><ul>{asks}</ul>"
-        "</body></html>"
-    )
+    figure = Figure(figsize=(7, 0.8 + 0.35 * len(rows)))
+    axes = figure.add_subplot()
+    bars = axes.barh(list(rows["stage"]), list(rows["seconds"]), color="#3b6ea5")
+    axes.bar_label(bars, fmt="%.1f s", padding=3)
+    axes.invert_yaxis()
+    axes.set_xlabel("seconds")
+    axes.margins(x=0.15)
+    figure.tight_layout()
+    buffer = io.StringIO()
+    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "irp"}):
+        figure.savefig(buffer, format="svg", metadata={"Date": None})
+    svg = buffer.getvalue()
+    return svg[svg.index("<svg") :]
