@@ -148,10 +148,19 @@ class Table:
 
     @classmethod
     def of(cls, frame: pd.DataFrame) -> Table:
-        cells = frame.astype(object).map(lambda v: "" if _missing(v) else str(v))
+        cells = frame.astype(object).map(_cell)
         return cls(
             [str(c) for c in frame.columns], [list(r) for r in cells.itertuples(index=False)]
         )
+
+
+def _cell(value: object) -> str:
+    """Text for a person: seconds to a tenth (a millisecond under one second), blank if none."""
+    if _missing(value):
+        return ""
+    if isinstance(value, float):
+        return f"{value:,.1f}" if abs(value) >= 1 else f"{value:.3f}"
+    return str(value)
 
 
 def _missing(value: object) -> bool:
