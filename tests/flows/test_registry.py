@@ -49,8 +49,17 @@ def test_served_deployments_are_the_registry() -> None:
 
 
 def test_cli_offers_the_registered_types(capsys: pytest.CaptureFixture[str]) -> None:
-    assert INCIDENT_TYPES == [t.cli_name for t in REPORT_MODELS]
+    assert [t.cli_name for t in REPORT_MODELS] == INCIDENT_TYPES
     assert main(["drill", "phishing"]) == 2
     err = capsys.readouterr().err
     assert "TYPE: 'phishing' is not one of" in err
     assert all(t.cli_name in err for t in IncidentType)
+
+
+@pytest.mark.parametrize("itype", list(IncidentType), ids=lambda t: t.cli_name)
+def test_a_cli_drill_can_file_every_type(itype: IncidentType) -> None:
+    """`irp drill TYPE` knows only a summary and a reporter: the model's drill_facts fill in
+    whatever else it requires."""
+    model = REPORT_MODELS[itype]
+    report = model.model_validate({"summary": "Drill", "reporter": "cli", **model.drill_facts})
+    assert report.summary == "Drill"
