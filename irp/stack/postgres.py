@@ -190,6 +190,7 @@ def _grant_access(data_dir: Path, user: str | None) -> None:
         return
     utils = _wheel().utils
     utils.ensure_prefix_permissions(data_dir)
+    utils.ensure_prefix_permissions(_bin(""))  # a checkout in a 0700 folder (mktemp -d)
     readable = stat.S_IRGRP | stat.S_IROTH
     utils.ensure_folder_permissions(_bin(""), readable | stat.S_IXGRP | stat.S_IXOTH)
     utils.ensure_folder_permissions(_bin("").parent / "lib", readable)
