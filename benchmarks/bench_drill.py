@@ -28,8 +28,9 @@ def main() -> None:
     from prefect import flow, task
     from prefect.testing.utilities import prefect_test_harness
 
-    from flows.registry import FLOWS, REPORTS
+    from flows.registry import FLOWS
     from models.enums import IncidentType
+    from models.report import REPORT_MODELS
 
     @task
     def step(i: int) -> int:
@@ -40,8 +41,9 @@ def main() -> None:
         return sum(step(i) for i in range(6))
 
     def drill(itype: IncidentType) -> Callable[[], object]:
-        extra = {"account": "emp-1"} if itype == IncidentType.insider_threat else {}
-        report = REPORTS[itype](summary="benchmark drill", reporter="bench", **extra)
+        report_model = REPORT_MODELS[itype]
+        facts = {"summary": "benchmark drill", "reporter": "bench", **report_model.drill_facts}
+        report = report_model.model_validate(facts)
         return lambda: FLOWS[itype](report=report, drill=True, auto_approve=True)
 
     def timed(fn: Callable[[], object]) -> float:

@@ -21,8 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
+from models.enums import IncidentType
+
 N = 100_000
-TYPES = ["data_breach", "network_attack", "system_failure", "insider_threat"]
+TYPES = [t.value for t in IncidentType]
 PRIORITIES = ["P1", "P2", "P3", "P4", None]
 
 
@@ -41,7 +43,7 @@ def generate(n: int, seed: int = 7) -> list[dict[str, object]]:
         rows.append(
             {
                 "id": f"INC-B{i:07d}",
-                "type": TYPES[i % 4],
+                "type": TYPES[i % len(TYPES)],
                 "priority": PRIORITIES[i % 5],
                 "summary": "benchmark",
                 "reporter": "bench",

@@ -21,6 +21,7 @@ from models import Incident
 from models.enums import IncidentType, Priority
 from models.plan import Plan
 from models.plan_drills import DrillScenario
+from models.report import REPORT_MODELS
 
 if TYPE_CHECKING:
     from prefect import Flow
@@ -48,8 +49,6 @@ def run_drill(
     the report path. `on_gate` hears, as each gate starts waiting for a person, the incident
     and how to answer it."""
     configure_prefect()
-    from flows.registry import REPORTS
-
     itype = IncidentType(incident_type)
     plan = get_plan(plan_file)  # a broken plan fails here with file:line messages, before Prefect
     if scenario is not None:  # the scheduled drill's parameters, run now with this call's options
@@ -61,14 +60,15 @@ def run_drill(
             params["report"]["description"] = description
         params |= {"auto_approve": auto_approve, "notify_url": notify_url}
         return _run(itype, params, on_gate)
-    fields: dict[str, object] = {
-        "summary": summary or f"Drill: {itype.value.replace('_', ' ')}",
-        "reporter": reporter,
-        "description": description,
-    }
-    if itype == IncidentType.insider_threat:
-        fields["account"] = "drill-account"
-    report = REPORTS[itype](**fields)  # type: ignore[arg-type]
+    report_model = REPORT_MODELS[itype]
+    report = report_model.model_validate(
+        {
+            "summary": summary or f"Drill: {itype.value.replace('_', ' ')}",
+            "reporter": reporter,
+            "description": description,
+            **report_model.drill_facts,
+        }
+    )
     return _run(
         itype,
         {

@@ -1,37 +1,6 @@
 """PLAN 2.1 data breach: close the hole, scope the leak, notify users, legal review."""
 
-from __future__ import annotations
-
-from prefect import flow
-
-from flows.lifecycle import run_incident
-from flows.run_names import flow_run_name
+from flows.registry import FLOWS
 from models.enums import IncidentType
-from models.report import DataBreachReport
 
-
-@flow(name="data-breach", flow_run_name=flow_run_name, log_prints=True, persist_result=True)
-def data_breach(
-    report: DataBreachReport | None = None,
-    incident_id: str | None = None,
-    drill: bool = False,
-    auto_approve: bool = False,
-    plan_file: str | None = None,
-    faults: dict[str, int] | None = None,
-    notify_url: str | None = None,
-    scenario: str | None = None,
-    shortfall: dict[str, int] | None = None,
-) -> str:
-    """Respond to a data breach. Give a new `report`, or the `incident_id` of an opened one."""
-    return run_incident(
-        IncidentType.data_breach,
-        report,
-        incident_id=incident_id,
-        drill=drill,
-        auto_approve=auto_approve,
-        plan_file=plan_file,
-        faults=faults,
-        notify_url=notify_url,
-        scenario=scenario,
-        shortfall=shortfall,
-    )
+data_breach = FLOWS[IncidentType.data_breach]

@@ -1,32 +1,65 @@
-"""Incident type -> its flow, for the CLI, drills and dispatch."""
+"""Incident type -> its flow, built from one definition for every registered report model.
+
+Prefect deploys a flow by module path, so each type keeps a one-line module
+(`flows/data_breach.py`: `data_breach = FLOWS[IncidentType.data_breach]`) that
+`prefect.yaml` and the served deployments name as the entrypoint.
+"""
 
 from __future__ import annotations
 
-from prefect import Flow
+from typing import get_type_hints
 
-from flows.data_breach import data_breach
-from flows.insider_threat import insider_threat
-from flows.network_attack import network_attack
-from flows.system_failure import system_failure
+from prefect import Flow, flow
+
+from flows.lifecycle import run_incident
+from flows.run_names import flow_run_name
 from models.enums import IncidentType
-from models.report import (
-    DataBreachReport,
-    IncidentReport,
-    InsiderThreatReport,
-    NetworkAttackReport,
-    SystemFailureReport,
-)
+from models.report import REPORT_MODELS, IncidentReport
 
-FLOWS: dict[IncidentType, Flow[..., str]] = {
-    IncidentType.data_breach: data_breach,
-    IncidentType.network_attack: network_attack,
-    IncidentType.system_failure: system_failure,
-    IncidentType.insider_threat: insider_threat,
-}
 
-REPORTS: dict[IncidentType, type[IncidentReport]] = {
-    IncidentType.data_breach: DataBreachReport,
-    IncidentType.network_attack: NetworkAttackReport,
-    IncidentType.system_failure: SystemFailureReport,
-    IncidentType.insider_threat: InsiderThreatReport,
-}
+def incident_flow(incident_type: IncidentType) -> Flow[..., str]:
+    """The flow `data-breach` (etc.): its `report` parameter is the type's report model, so the
+    run's parameters validate and its OpenAPI form shows that model's fields."""
+    report_model = REPORT_MODELS[incident_type]
+
+    def respond(
+        report: IncidentReport | None = None,
+        incident_id: str | None = None,
+        drill: bool = False,
+        auto_approve: bool = False,
+        plan_file: str | None = None,
+        faults: dict[str, int] | None = None,
+        notify_url: str | None = None,
+        scenario: str | None = None,
+        shortfall: dict[str, int] | None = None,
+    ) -> str:
+        return run_incident(
+            incident_type,
+            report,
+            incident_id=incident_id,
+            drill=drill,
+            auto_approve=auto_approve,
+            plan_file=plan_file,
+            faults=faults,
+            notify_url=notify_url,
+            scenario=scenario,
+            shortfall=shortfall,
+        )
+
+    respond.__annotations__ = get_type_hints(respond) | {"report": report_model | None}
+    respond.__name__ = respond.__qualname__ = incident_type.value
+    respond.__module__ = f"flows.{incident_type.value}"  # the entrypoint Prefect imports
+    what = incident_type.value.replace("_", " ")
+    respond.__doc__ = (
+        f"Respond to {'an' if what[0] in 'aeiou' else 'a'} {what}. "
+        "Give a new `report`, or the `incident_id` of an opened one."
+    )
+    return flow(
+        name=incident_type.cli_name,
+        flow_run_name=flow_run_name,
+        log_prints=True,
+        persist_result=True,
+    )(respond)
+
+
+FLOWS: dict[IncidentType, Flow[..., str]] = {t: incident_flow(t) for t in IncidentType}

@@ -13,6 +13,7 @@ from irp import cli_alerts, cli_metrics, cli_up
 from irp.cli_notify import register as register_notify
 from irp.cli_where import say_where
 from irp.errors import InvalidInput, IrpError, PlanError
+from models.report import REPORT_MODELS
 
 app = typer.Typer(
     help="irp: the incident response plan, executable.",
@@ -32,7 +33,7 @@ app.add_typer(cli_alerts.alerts_app, name="alerts")
 app.command("webhook")(cli_alerts.webhook)
 app.command("up")(cli_up.up)
 
-INCIDENT_TYPES = ["data-breach", "network-attack", "system-failure", "insider-threat"]
+INCIDENT_TYPES = [t.cli_name for t in REPORT_MODELS]
 
 
 def _echo_json(data: Any) -> None:

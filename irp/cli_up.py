@@ -111,11 +111,14 @@ def _migrate(db_url: str | None) -> None:
     db.get_engine(db_url or get_settings().sqlalchemy_url)
 
 
-def deployments_polled(api_url: str, count: int = 4) -> Callable[[Child], bool]:
-    """Readiness of serve: its runner polls the incident deployments for work. (Registered
-    deployments outlive serve: only a poll after this child started says it serves them.)"""
+def deployments_polled(api_url: str) -> Callable[[Child], bool]:
+    """Readiness of serve: its runner polls the incident deployments (one per incident type)
+    for work. (Registered deployments outlive serve: only a poll after this child started says
+    it serves them.)"""
     from deployments.names import DEPLOYMENT
+    from models.report import REPORT_MODELS
 
+    count = len(REPORT_MODELS)
     body = {"deployments": {"name": {"any_": [DEPLOYMENT]}}}
 
     def ready(child: Child) -> bool:

@@ -4,23 +4,9 @@ answers. Kept apart from the scorecard (irp.drills) so a flow run starts without
 from __future__ import annotations
 
 from irp.errors import InvalidInput
-from models.enums import IncidentType
 from models.plan import Plan
 from models.plan_drills import DrillScenario
-from models.report import (
-    DataBreachReport,
-    IncidentReport,
-    InsiderThreatReport,
-    NetworkAttackReport,
-    SystemFailureReport,
-)
-
-REPORT_MODELS: dict[IncidentType, type[IncidentReport]] = {
-    IncidentType.data_breach: DataBreachReport,
-    IncidentType.network_attack: NetworkAttackReport,
-    IncidentType.system_failure: SystemFailureReport,
-    IncidentType.insider_threat: InsiderThreatReport,
-}
+from models.report import REPORT_MODELS, IncidentReport
 
 
 def drill_report(name: str, scenario: DrillScenario) -> IncidentReport:

@@ -1,17 +1,25 @@
-"""What a reporter states (PLAN 4.1): the typed parameters of each flow and its UI form."""
+"""What a reporter states (PLAN 4.1): the typed parameters of each flow and its UI form.
+
+Each incident type has one report model, which names its type: that is the registry of types
+(`REPORT_MODELS`) the flows, deployments, drills and CLI are built from."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from models.enums import IncidentType
 
 
 class IncidentReport(BaseModel):
     """Facts every report carries: type-independent, PLAN 4.1's minimum plus who reports."""
 
     model_config = ConfigDict(extra="forbid")
+    incident_type: ClassVar[IncidentType]
+    drill_facts: ClassVar[dict[str, str]] = {}
+    """Required facts a drill run from the CLI cannot ask for, filled with stand-ins."""
 
     summary: str = Field(min_length=3, max_length=500, description="One line: what is happening.")
     reporter: str = Field(
@@ -40,6 +48,13 @@ class IncidentReport(BaseModel):
     near_miss: bool = Field(default=False, description="Nothing was harmed (a near miss).")
     subtype: str | None = Field(default=None, description="Subtype, where the type has them.")
 
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        """A report model naming its type registers it: the type is then known everywhere."""
+        super().__pydantic_init_subclass__(**kwargs)
+        if "incident_type" in cls.__dict__:
+            REPORT_MODELS[cls.incident_type] = cls
+
     @field_validator("occurred_at", "detected_at")
     @classmethod
     def _aware(cls, value: datetime | None) -> datetime | None:
@@ -59,7 +74,12 @@ class IncidentReport(BaseModel):
         return {k: getattr(self, k) for k in keys}
 
 
+REPORT_MODELS: dict[IncidentType, type[IncidentReport]] = {}
+"""Every incident type's report model, in the order they are defined (the enum's order)."""
+
+
 class DataBreachReport(IncidentReport):
+    incident_type = IncidentType.data_breach
     data_categories: list[str] = Field(
         default_factory=list,
         description="What data: e.g. email, phone, id_number, bank_card, address, password, order_history.",
@@ -73,6 +93,7 @@ class DataBreachReport(IncidentReport):
 
 
 class NetworkAttackReport(IncidentReport):
+    incident_type = IncidentType.network_attack
     subtype: Literal["ddos", "malware", "intrusion"] = Field(
         default="ddos", description="Kind of attack."
     )
@@ -91,6 +112,7 @@ class NetworkAttackReport(IncidentReport):
 
 
 class SystemFailureReport(IncidentReport):
+    incident_type = IncidentType.system_failure
     failed_components: list[str] = Field(
         default_factory=list, description="Servers or components down."
     )
@@ -101,6 +123,8 @@ class SystemFailureReport(IncidentReport):
 
 
 class InsiderThreatReport(IncidentReport):
+    incident_type = IncidentType.insider_threat
+    drill_facts = {"account": "drill-account"}
     account: str = Field(
         min_length=1, max_length=200, description="Account or employee id suspected."
     )

@@ -7,10 +7,9 @@ from typing import Any
 
 import yaml
 
-from flows.registry import REPORTS
 from irp.plan import DEFAULT_PLAN_FILE
 from models.enums import IncidentType
-from models.report import IncidentReport
+from models.report import REPORT_MODELS, IncidentReport
 
 
 def make_report(incident_type: IncidentType, **overrides: Any) -> IncidentReport:
@@ -21,7 +20,7 @@ def make_report(incident_type: IncidentType, **overrides: Any) -> IncidentReport
     if incident_type == IncidentType.insider_threat:
         fields["account"] = "emp-1024"
     fields.update(overrides)
-    return REPORTS[incident_type](**fields)
+    return REPORT_MODELS[incident_type](**fields)
 
 
 def plan_data() -> dict[str, Any]:
