@@ -239,7 +239,7 @@ def _pause(
     except FlowPauseTimeout:
         _back_to_running()
         answer = None
-    label_process()  # running again: this process still drives the run
+    label_process(running_again=True)  # this process still drives the run
     return answer
 
 

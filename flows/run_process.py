@@ -4,6 +4,8 @@ when that process dies (irp/run_process.py says how the labels are read)."""
 from __future__ import annotations
 
 import logging
+import threading
+from uuid import UUID
 
 from prefect.client.orchestration import get_client
 from prefect.context import FlowRunContext
@@ -12,15 +14,31 @@ from irp.run_process import labels_for_this_process
 
 log = logging.getLogger("irp.flows")
 
+_labelled: set[UUID] = set()
+"""Runs this process has labelled since they last entered Running here: labels are read against
+the Running state's start, so once per entry is enough."""
 
-def label_process() -> None:
-    """Label the current flow run with this process; without labels recovery still works,
-    only later (Prefect's heartbeat window), so a failure here never stops the incident."""
+
+def label_process(*, running_again: bool = False) -> None:
+    """Label the current flow run with this process, once per entry into Running (pass
+    `running_again` after an in-process pause). Without labels recovery still works, only later
+    (Prefect's heartbeat window), so a failure here never stops the incident."""
     context = FlowRunContext.get()
     if context is None or context.flow_run is None:
         return
+    run_id = context.flow_run.id
+    if run_id in _labelled and not running_again:
+        return
+    _labelled.add(run_id)
+    # Off the stage's path: a SQLite Prefect server answers a write that meets another with a
+    # 503 the client retries after ~2 s, which cost a drill 2 s a stage when done in line.
+    labels = labels_for_this_process()
+    threading.Thread(target=_send, args=(run_id, labels), name="irp-label", daemon=True).start()
+
+
+def _send(run_id: UUID, labels: dict[str, bool | int | float | str]) -> None:
     try:
         with get_client(sync_client=True) as client:
-            client.update_flow_run_labels(context.flow_run.id, labels_for_this_process())
+            client.update_flow_run_labels(run_id, labels)
     except Exception as exc:  # noqa: BLE001
-        log.warning("labelling flow run %s: %s", context.flow_run.id, type(exc).__name__)
+        log.warning("labelling flow run %s: %s", run_id, type(exc).__name__)
