@@ -28,11 +28,12 @@ from typing import TYPE_CHECKING
 from uuid import UUID
 
 from deployments.names import deployment_name
-from irp import incidents, recovery
 from irp.db import session_scope
 from irp.errors import IrpError
-from irp.recovery import Health, RunState
-from irp.run_process import process_gone
+from irp.incidents import recovery
+from irp.incidents import service as incidents
+from irp.incidents.recovery import Health, RunState
+from irp.incidents.run_process import process_gone
 from irp.settings import get_settings
 from models.base import utcnow
 
@@ -40,7 +41,7 @@ if TYPE_CHECKING:
     from prefect.client.orchestration import SyncPrefectClient
     from prefect.client.schemas.objects import FlowRun
 
-log = logging.getLogger("irp.recovery")
+log = logging.getLogger("irp.incidents.recovery")
 
 RECOVER_EVERY_S = 10.0
 AUTOMATION = "irp: crash served flow runs whose heartbeats stopped"

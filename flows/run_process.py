@@ -10,7 +10,7 @@ from uuid import UUID
 from prefect.client.orchestration import get_client
 from prefect.context import FlowRunContext
 
-from irp.run_process import labels_for_this_process
+from irp.incidents.run_process import labels_for_this_process
 
 log = logging.getLogger("irp.flows")
 
