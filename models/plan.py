@@ -108,12 +108,20 @@ class GatePolicy(Strict):
     question: str
 
 
+LIVE_EXECUTORS = ("http", "command")
+DRILL_SAFE = (
+    "Run even in a drill. Otherwise a drill records what an http or command step would have "
+    "sent or run, and does nothing (issue 11)."
+)
+
+
 class UndoSpec(Strict):
     """How a containment action is undone in cleanup, or why it stays."""
 
     executor: Literal["simulate", "http", "command"] | None = None
     params: dict[str, Any] = Field(default_factory=dict)
     keep: str | None = Field(default=None, description="Reason the measure stays after cleanup.")
+    drill_safe: bool = Field(default=False, description=DRILL_SAFE)
 
     @model_validator(mode="after")
     def _undo_or_keep(self) -> UndoSpec:
@@ -141,6 +149,7 @@ class ActionSpec(Strict):
         default=None, description="Gate that must approve before the action runs."
     )
     evidence: str | None = Field(default=None, description="What evidence the action preserves.")
+    drill_safe: bool = Field(default=False, description=DRILL_SAFE)
 
     @model_validator(mode="after")
     def _containment_declares_undo(self) -> ActionSpec:
