@@ -18,7 +18,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import httpx
 
 from irp.errors import ActionFailed
-from irp.notify.routing import ENV_REFERENCE
+from irp.plan.env_refs import ENV_REFERENCE
 from models.plan import LIVE_EXECUTORS
 
 SECRET_NAME = re.compile(r"secret|token|passw|auth|key|credential|signature", re.IGNORECASE)
