@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -19,12 +20,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlmodel import select
 
+from irp.alerts.auth import sign_standard_webhooks
 from irp.alerts.parsers import parse_cloudevents
 from irp.alerts.storable import NUL_REPLACEMENT
 from irp.db import session_scope
 from models import Alert, Incident
 from models.enums import IncidentType
-from tests.webhook.conftest import AUTH, Dispatches
+from tests.webhook.conftest import AUTH, HMAC_SECRET, Dispatches
 
 FIXTURE = Path(__file__).parent.parent / "alerts" / "fixtures" / "cloudevents.json"
 STRUCTURED = "application/cloudevents+json"
@@ -182,6 +184,19 @@ def test_binary_data_with_nul_is_stored_and_the_body_kept(live: str) -> None:
     [row] = alerts()
     assert row.payload["data"]["summary"] == f"SYN{NUL_REPLACEMENT}flood"
     assert row.raw_body == data.decode()
+
+
+def test_binary_event_signed_with_standard_webhooks(live: str) -> None:
+    """The signature covers the body only; the ce-* headers ride beside it."""
+    headers, data = binary(event())
+    signed = sign_standard_webhooks(HMAC_SECRET, "ce-msg-1", int(time.time()), data)
+    send = {**headers, **signed}
+    answer = httpx.post(f"{live}/alerts/cloudevents", content=data, headers=send, timeout=30)
+    assert answer.status_code == 202, answer.text
+    tampered = {**send, "webhook-id": "ce-msg-2"}
+    refused = httpx.post(f"{live}/alerts/cloudevents", content=data, headers=tampered, timeout=30)
+    assert refused.status_code == 401
+    assert len(alerts()) == 1
 
 
 def test_structured_mode_ignores_stray_ce_headers(live: str) -> None:
