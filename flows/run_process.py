@@ -1,5 +1,5 @@
 """A run tells Prefect which process drives it, so the recovery watch on its host sees at once
-when that process dies (irp/run_process.py says how the labels are read)."""
+when that process dies (irp/incidents/run_process.py says how the labels are read)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from uuid import UUID
 from prefect.client.orchestration import get_client
 from prefect.context import FlowRunContext
 
-from irp.run_process import labels_for_this_process
+from irp.incidents.run_process import labels_for_this_process
 
 log = logging.getLogger("irp.flows")
 

@@ -7,11 +7,12 @@ from datetime import UTC, datetime, timedelta
 import pandas as pd
 import pytest
 
-from irp import drills, reporting
 from irp.db import session_scope
+from irp.drills import scoring as drills
 from irp.errors import PlanError
-from irp.incidents import open_incident
-from irp.plan import get_plan, load_plan
+from irp.incidents.service import open_incident
+from irp.plan.loader import get_plan, load_plan
+from irp.reporting import report as reporting
 from models import ActionRun, GateDecision, ResourceAllocation, TimelineEvent
 from models.enums import ActionStatus, IncidentStatus, IncidentType
 from models.plan_drills import DrillTargets
