@@ -3,13 +3,13 @@ when that process dies (irp/incidents/run_process.py says how the labels are rea
 
 from __future__ import annotations
 
-import contextvars
 import logging
-import threading
+import time
 from uuid import UUID
 
 from prefect.client.orchestration import get_client
 from prefect.context import FlowRunContext
+from prefect.settings import PREFECT_CLIENT_MAX_RETRIES, temporary_settings
 
 from irp.incidents.run_process import labels_for_this_process
 
@@ -18,6 +18,12 @@ log = logging.getLogger("irp.flows")
 _labelled: set[UUID] = set()
 """Runs this process has labelled since they last entered Running here: labels are read against
 the Running state's start, so once per entry is enough."""
+
+_PAUSES_S = (0.05, 0.1, 0.2, 0.4)
+"""Between attempts. A SQLite Prefect server answers a write that meets another with a 503,
+which Prefect's client retries after ~2 s: in line with a stage that cost a drill 2 s a stage.
+The labels must land before the run goes on (a process killed at the next gate is found dead
+by them), so they are sent here, with short retries of our own."""
 
 
 def label_process(*, running_again: bool = False) -> None:
@@ -30,20 +36,19 @@ def label_process(*, running_again: bool = False) -> None:
     run_id = context.flow_run.id
     if run_id in _labelled and not running_again:
         return
-    _labelled.add(run_id)
-    # Off the stage's path: a SQLite Prefect server answers a write that meets another with a
-    # 503 the client retries after ~2 s, which cost a drill 2 s a stage when done in line.
-    # The thread sees this context's Prefect settings (the API a test or a run was given).
-    send = contextvars.copy_context().run
     labels = labels_for_this_process()
-    threading.Thread(
-        target=send, args=(_send, run_id, labels), name="irp-label", daemon=True
-    ).start()
-
-
-def _send(run_id: UUID, labels: dict[str, bool | int | float | str]) -> None:
-    try:
-        with get_client(sync_client=True) as client:
-            client.update_flow_run_labels(run_id, labels)
-    except Exception as exc:  # noqa: BLE001
-        log.warning("labelling flow run %s: %s", run_id, exc)
+    with (
+        temporary_settings(updates={PREFECT_CLIENT_MAX_RETRIES: 0}),
+        get_client(sync_client=True) as client,
+    ):
+        for pause in (*_PAUSES_S, None):
+            try:
+                client.update_flow_run_labels(run_id, labels)
+            except Exception as exc:  # noqa: BLE001
+                if pause is None:
+                    log.warning("labelling flow run %s: %s", run_id, exc)
+                    return
+                time.sleep(pause)
+            else:
+                _labelled.add(run_id)
+                return

@@ -173,12 +173,9 @@ def _state(run_id: str) -> Any:
 def _as_if_run_on_a_lost_host(run_id: str) -> None:
     from prefect.client.orchestration import get_client
 
-    def labelled() -> bool:  # the run said which process drove it (sent off the stage's path)
-        with get_client(sync_client=True) as client:
-            return bool(client.read_flow_run(UUID(run_id)).labels.get(run_process.HOST))
-
-    _until("the run's process labels", labelled)
     with get_client(sync_client=True) as client:
+        labels = dict(client.read_flow_run(UUID(run_id)).labels)
+        assert labels.get(run_process.HOST)  # the run said which process drove it
         client.update_flow_run_labels(UUID(run_id), {run_process.HOST: "lost-host"})
 
 
