@@ -12,7 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
-from irp.errors import GateRefused
 from irp.redact import default_redactor
 from models.enums import Priority
 from models.plan import DrillPolicy, GatePolicy, Plan
@@ -116,9 +115,6 @@ class Verdict:
     def timed_out_to_escalation(self) -> bool:
         """Nobody answered and the gate goes to the escalation roles, who must be told."""
         return self.outcome is GateOutcome.escalate and self.decision is Decision.timeout
-
-    def refusal(self) -> GateRefused:
-        return GateRefused(self.reason)
 
 
 def before_asking(round_: GateRound) -> Verdict | None:
