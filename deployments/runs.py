@@ -15,6 +15,7 @@ from sqlmodel import select
 from irp.db import session_scope
 from irp.errors import GateRefused, InvalidInput, IrpError, NotFound
 from irp.gates import service as gates
+from irp.gates.machine import ANSWERS, Answer, Decision
 from irp.incidents import service as incidents
 from irp.plan.loader import get_plan
 from irp.settings import configure_prefect, get_settings
@@ -188,12 +189,13 @@ def answer_gate(
     """Resume the run waiting at the incident's gate with a decision, as the UI form does.
     Someone the plan does not allow is refused the way the form refuses (recorded, and the
     form then leads with why); the form's approver is a role id, so a name is sent as its role."""
-    if decision not in ("approve", "reject", "escalate"):
+    if decision not in ANSWERS:
         raise InvalidInput(f"--decision: {decision!r} is not approve, reject or escalate")
     if priority is not None and priority not in Priority.__members__:
         raise InvalidInput(f"--priority: {priority!r} is not P1, P2, P3 or P4")
+    answer = Answer(Decision(decision), approver, comment, Priority(priority) if priority else None)
     try:
-        role, waiting = _admitted(incident_id, gates.Answer(decision, approver, comment, priority))
+        role, waiting = _admitted(incident_id, answer)
     except GateRefused as refused:
         _show_refusal(incident_id, refused)
         raise
@@ -229,21 +231,14 @@ def answer_gate(
     return waiting.gate
 
 
-def _admitted(incident_id: str, answer: gates.Answer) -> tuple[str, gates.WaitingGate]:
-    """The approver's role and the gate they answer; GateRefused (recorded) otherwise."""
+def _admitted(incident_id: str, answer: Answer) -> tuple[str, gates.WaitingGate]:
+    """The approver's role and the gate they answer, judged by the gate machine as the flow
+    judges the form's answer; GateRefused (recorded) otherwise."""
     with session_scope() as session:
         incident = incidents.get_incident(session, incident_id)
-        waiting = gates.waiting_gate(session, incident)
-        role = gates.admit(
-            session,
-            get_plan(incident.options.get("plan_file")),
-            incident,
-            waiting.gate,
-            answer,
-            round_=waiting.round,
-            allowed=waiting.deciders,
-            requested_at=waiting.since,
-        )
+        plan = get_plan(incident.options.get("plan_file"))
+        round_, waiting = gates.waiting_round(session, plan, incident)
+        role = gates.admit(session, plan, incident_id, round_, answer, requested_at=waiting.since)
     return role, waiting
 
 

@@ -20,12 +20,10 @@ from prefect.states import Running
 from pydantic import Field, create_model
 
 from flows.run_process import label_process
-from irp.db import session_scope
-from irp.errors import GateRefused
+from irp.gates import machine
 from irp.gates import service as gates
 from irp.gates import waits as gate_waits
-from irp.incidents import recovery, timeline
-from irp.incidents import service as incidents
+from irp.gates.machine import Answer, Decision, GateOutcome, GateRound, Verdict
 from irp.redact import plan_redactor
 from irp.settings import get_settings
 from models.base import utcnow
@@ -69,136 +67,76 @@ def gate_form(plan: Plan, allowed: list[str], description: str) -> type[GateInpu
 
 def decide(
     incident_id: str, gate: str, plan: Plan, *, auto_approve: bool, context: str = ""
-) -> str:
-    """Wait for an allowed decider and return the outcome: proceed, reject or stop."""
-    policy = plan.gates[gate]
-    with session_scope() as session:
-        settled = gates.final_decision(session, incident_id, gate)
-        if settled is not None:
-            return settled.outcome
-        past = gates.decisions(session, incident_id, gate)
-        round_ = gate_waits.round_to_ask(session, incident_id, gate, past)
-    undecided = all(d.round != round_ for d in past)  # an answer a crashed run got still counts
-    escalations = sum(1 for d in past if d.outcome == "escalate")
-    if auto_approve and plan.drill.auto_decide_after_s == 0:
-        return _record(
-            incident_id,
-            gate,
-            plan,
-            round_,
-            "approve",
-            "proceed",
-            plan.drill.decider,
-            None,
-            utcnow(),
-        )
+) -> GateOutcome:
+    """Wait for an allowed decider and return the outcome that settles the gate (proceed,
+    reject or stop); what each answer or timeout means is the gate machine's call."""
+    stands = gates.standing(incident_id, gate)
+    if stands.settled is not None:
+        return stands.settled
+    auto = plan.drill if auto_approve else None
+    round_ = GateRound(gate, plan.gates[gate], stands.round, stands.escalations, auto)
+    undecided = stands.undecided
+    verdict = machine.before_asking(round_)
+    if verdict is not None:
+        return _record(incident_id, round_, verdict, utcnow())
     while True:
-        allowed = gates.deciders_for_round(policy, escalations)
-        timeout = plan.drill.auto_decide_after_s if auto_approve else policy.timeout_s
-        suspend = _may_suspend(timeout)
-        with session_scope() as session:
-            asked = gate_waits.round_asked(session, incident_id, gate, round_)
-        key = f"{gate.replace('_', '-')}-{round_}"
+        suspend = _may_suspend(round_.wait_s)
+        asking = gates.asking(incident_id, gate, round_.number)
+        key = f"{gate.replace('_', '-')}-{round_.number}"
         answer: GateInput | None = None
-        if asked is None:
+        if asking.asked is None:
             requested_at = utcnow()
-            _announce(incident_id, gate, plan, round_, allowed, context, timeout, suspend)
+            _announce(incident_id, plan, round_, suspend)
         else:
-            requested_at = asked.since
-            if flow_run.get_id() not in asked.flow_run_ids:
-                answer = _answer_given_to(asked.flow_run_ids, key) if undecided else None
+            requested_at = asking.asked.since
+            if flow_run.get_id() not in asking.asked.flow_run_ids:
+                answer = _answer_given_to(asking.asked.flow_run_ids, key) if undecided else None
                 if answer is None:
-                    _reask(incident_id, gate, plan, round_, allowed, asked, timeout, suspend)
+                    gate_waits.record_reasked(
+                        incident_id,
+                        round_,
+                        asking.asked,
+                        flow_run_id=flow_run.get_id(),
+                        suspended=suspend,
+                    )
         undecided = False
-        form = gate_form(plan, allowed, _form_text(incident_id, gate, plan, allowed, context))
         if answer is None:
+            text = _form_text(incident_id, plan, round_, context, asking.refusal)
+            form = gate_form(plan, round_.deciders, text)
             answer = (
-                _wait_then_suspend(form, key, requested_at, timeout)
+                _wait_then_suspend(form, key, requested_at, round_.wait_s)
                 if suspend
-                else _pause(form, key, requested_at, timeout)
+                else _pause(form, key, requested_at, round_.wait_s)
             )
-        with session_scope() as session:  # a run taken for dead and replaced decides nothing
-            recovery.ensure_driving(session, incident_id, flow_run.get_id())
-        if answer is None:
-            if auto_approve:
-                return _record(
-                    incident_id,
-                    gate,
-                    plan,
-                    round_,
-                    "approve",
-                    "proceed",
-                    plan.drill.decider,
-                    None,
-                    requested_at,
-                )
-            if policy.on_timeout == "escalate" and escalations < policy.max_escalations:
-                _record(
-                    incident_id,
-                    gate,
-                    plan,
-                    round_,
-                    "timeout",
-                    "escalate",
-                    "timeout",
-                    None,
-                    requested_at,
-                )
-                _escalated(incident_id, gate, plan, round_)
-                escalations, round_ = escalations + 1, round_ + 1
-                continue
-            outcome: str = (
-                policy.on_final_timeout if policy.on_timeout == "escalate" else policy.on_timeout
-            )
-            return _record(
-                incident_id, gate, plan, round_, "timeout", outcome, "timeout", None, requested_at
-            )
-        try:
-            with session_scope() as session:
-                incident = incidents.get_incident(session, incident_id)
-                role = gates.admit(
-                    session,
-                    plan,
-                    incident,
-                    gate,
-                    gates.Answer(answer.decision, answer.approver, answer.comment),
-                    round_=round_,
-                    allowed=allowed,
-                    requested_at=requested_at,
-                )
-        except GateRefused as refused:
-            get_run_logger().warning(str(refused))
-            round_ += 1
-            continue
-        if answer.decision == "escalate":
-            _record(
-                incident_id,
-                gate,
-                plan,
-                round_,
-                "escalate",
-                "escalate",
-                answer.approver,
-                role,
-                requested_at,
-                comment=answer.comment,
-            )
-            escalations, round_ = escalations + 1, round_ + 1
-            continue
-        outcome = "proceed" if answer.decision == "approve" else "reject"
-        return _record(
-            incident_id,
-            gate,
-            plan,
-            round_,
-            answer.decision,
-            outcome,
-            answer.approver,
-            role,
-            requested_at,
-            comment=answer.comment,
-            priority_override=answer.priority_override,
-        )
+        verdict = machine.judge(round_, _as_answer(answer), plan)
+        outcome = _record(incident_id, round_, verdict, requested_at)
+        if outcome.settles:
+            return outcome
+        if outcome is GateOutcome.refused:
+            get_run_logger().warning(verdict.reason)
+        if verdict.timed_out_to_escalation:
+            _escalated(incident_id, plan, round_)
+        round_ = round_.after(verdict)
+
+
+def _as_answer(answer: GateInput | None) -> Answer | None:
+    if answer is None:
+        return None
+    return Answer(
+        Decision(answer.decision), answer.approver, answer.comment, answer.priority_override
+    )
+
+
+def _record(
+    incident_id: str, round_: GateRound, verdict: Verdict, requested_at: datetime
+) -> GateOutcome:
+    return gates.record_verdict(
+        incident_id,
+        round_,
+        verdict,
+        requested_at=requested_at,
+        flow_run_id=flow_run.get_id(),
+    )
 
 
 def _may_suspend(timeout: float) -> bool:
@@ -281,129 +219,36 @@ def _answer_given_to(flow_run_ids: frozenset[str], key: str) -> GateInput | None
     return None
 
 
-def _record(
-    incident_id: str,
-    gate: str,
-    plan: Plan,
-    round_: int,
-    decision: str,
-    outcome: str,
-    approver: str,
-    role: str | None,
-    requested_at: object,
-    *,
-    accepted: bool = True,
-    comment: str = "",
-    priority_override: Priority | None = None,
-) -> str:
-    with session_scope() as session:
-        incident = incidents.get_incident(session, incident_id)
-        gates.record_decision(
-            session,
-            incident,
-            gate,
-            plan.gates[gate],
-            round_=round_,
-            decision=decision,
-            outcome=outcome,
-            approver=approver,
-            approver_role=role,
-            requested_at=requested_at,  # type: ignore[arg-type]
-            accepted=accepted,
-            comment=comment,
-            priority_override=priority_override.value if priority_override else None,
-        )
-    return outcome
-
-
-def _announce(
-    incident_id: str,
-    gate: str,
-    plan: Plan,
-    round_: int,
-    allowed: list[str],
-    context: str,
-    timeout: float,
-    suspend: bool,
-) -> None:
-    policy = plan.gates[gate]
+def _announce(incident_id: str, plan: Plan, round_: GateRound, suspend: bool) -> None:
+    policy = round_.policy
     # Notify first: once the timeline says "waiting", an answer may come before the pause.
-    extra = {"gate": gate, "gate_title": policy.title, "round": round_, "deciders": allowed}
-    extra["question"] = policy.question
-    announce_gate(incident_id, "gate_waiting", plan, extra=extra, audiences=allowed)
-    with session_scope() as session:
-        timeline.record(
-            session,
-            incident_id,
-            policy.stage,
-            "gate_waiting",
-            f"Gate {gate} waiting for {', '.join(allowed)} (round {round_}): {policy.question}",
-            data={
-                "gate": gate,
-                "round": round_,
-                "deciders": allowed,
-                "flow_run_id": flow_run.get_id(),
-                "timeout_s": timeout,
-                "suspended": suspend,
-            },
-        )
+    extra = {"gate": round_.gate, "gate_title": policy.title, "round": round_.number}
+    extra |= {"deciders": round_.deciders, "question": policy.question}
+    announce_gate(incident_id, "gate_waiting", plan, extra=extra, audiences=round_.deciders)
+    gate_waits.record_waiting(incident_id, round_, flow_run_id=flow_run.get_id(), suspended=suspend)
 
 
-def _reask(
-    incident_id: str,
-    gate: str,
-    plan: Plan,
-    round_: int,
-    allowed: list[str],
-    asked: gate_waits.RoundAsked,
-    timeout: float,
-    suspend: bool,
-) -> None:
-    """This run takes over a round another run announced and died in: the deciders were told
-    once, so the timeline says who asks now and the clock keeps running from `since`."""
-    policy = plan.gates[gate]
-    run_id = flow_run.get_id()
-    with session_scope() as session:
-        timeline.record(
-            session,
-            incident_id,
-            policy.stage,
-            "gate_reasked",
-            f"Gate {gate} asked again by run {run_id} (round {round_}, waiting since "
-            f"{asked.since:%Y-%m-%d %H:%M:%S} UTC; no new announcement)",
-            data={
-                "gate": gate,
-                "round": round_,
-                "deciders": allowed,
-                "flow_run_id": run_id,
-                "timeout_s": timeout,
-                "suspended": suspend,
-                "since": asked.since.isoformat(),
-            },
-        )
-
-
-def _escalated(incident_id: str, gate: str, plan: Plan, round_: int) -> None:
+def _escalated(incident_id: str, plan: Plan, round_: GateRound) -> None:
     """A gate timed out and goes to the escalation roles: tell them and leadership."""
-    policy = plan.gates[gate]
-    extra = {"gate": gate, "gate_title": policy.title, "round": round_ + 1}
+    policy = round_.policy
+    extra = {"gate": round_.gate, "gate_title": policy.title, "round": round_.number + 1}
     extra |= {"deciders": policy.escalate_to, "question": policy.question}
     extra["timeout_s"] = policy.timeout_s
     announce_gate(incident_id, "gate_escalated", plan, extra=extra, audiences=policy.escalate_to)
 
 
-def _form_text(incident_id: str, gate: str, plan: Plan, allowed: list[str], context: str) -> str:
+def _form_text(
+    incident_id: str, plan: Plan, round_: GateRound, context: str, refusal: gates.Refusal | None
+) -> str:
     """The form's Markdown, led by why the last answer was refused if it was; masked, since
     the Prefect UI shows it."""
-    policy = plan.gates[gate]
-    who = ", ".join(f"`{r}` ({plan.organisation.roles[r].person})" for r in allowed)
+    policy = round_.policy
+    who = ", ".join(f"`{r}` ({plan.organisation.roles[r].person})" for r in round_.deciders)
     text = (
         f"### {policy.title} - {incident_id}\n\n{policy.question}\n\n{context}\n\n"
         f"**May decide:** {who}. Timeout {policy.timeout_s:g} s, then: {policy.on_timeout}.\n\n"
         f'From a shell: `irp approve {incident_id} --decision approve --by <role> --comment "..."`'
     )
-    with session_scope() as session:
-        refusal = gates.last_refusal(session, incident_id, gate)
     return with_refusal(text, refusal, plan) if refusal else plan_redactor(plan).redact(text)
 
 

@@ -19,14 +19,13 @@ from prefect.states import State
 from flows import gates
 from flows.run_names import name_run
 from flows.run_process import label_process
-from irp.db import session_scope
 from irp.drills.scenarios import drill_setup
 from irp.errors import ActionFailed
 from irp.gates import service as gate_rules
-from irp.incidents import recovery, timeline
-from irp.incidents import service as incidents
+from irp.gates.machine import GateOutcome
+from irp.incidents import recovery, stages
 from irp.plan.loader import get_plan
-from models.enums import IncidentStatus, IncidentType, Priority, Stage
+from models.enums import IncidentType, Stage
 from models.plan import Plan
 from models.report import IncidentReport
 from tasks.cleanup import release_resources, require_evidence, undo_containment, verify_recovery
@@ -38,8 +37,6 @@ from tasks.notify import announce, tick_clocks
 from tasks.report import record_report
 from tasks.reporting import publish_report, write_report
 from tasks.response import action_task, mark_contained, record_escalation, record_skipped
-
-ENDED = (IncidentStatus.closed, IncidentStatus.rejected, IncidentStatus.stopped)
 
 
 @dataclass
@@ -62,7 +59,7 @@ class Run:
 
 def run_incident(
     incident_type: IncidentType,
-    report: IncidentReport | None,
+    report: IncidentReport | None = None,
     *,
     incident_id: str | None = None,
     drill: bool = False,
@@ -85,7 +82,7 @@ def run_incident(
     _announce_once(run, "report_received")
     try:
         for stage, body in STAGES:
-            if _ended(incident_id):
+            if stages.has_ended(incident_id):
                 break
             _stage(run, stage, body)
     except recovery.Superseded:
@@ -105,13 +102,9 @@ def run_incident(
 
 def command(run: Run) -> None:
     """PLAN 4.2: grade, then the leadership group decides whether to activate the plan."""
-    with session_scope() as session:
-        graded = recovery.recorded(session, run.incident_id, "graded")
-    reasons = (
-        list(graded.data.get("reasons", [graded.message]))
-        if graded is not None
-        else grade_incident(run.incident_id, untracked(run.plan))
-    )
+    reasons = stages.graded_reasons(run.incident_id)
+    if reasons is None:
+        reasons = grade_incident(run.incident_id, untracked(run.plan))
     outcome = gates.decide(
         run.incident_id,
         "activation",
@@ -120,28 +113,15 @@ def command(run: Run) -> None:
         context="**Grading:** " + "; ".join(reasons),
     )
     _settle(run, "activation", outcome)
-    if outcome == "proceed":
-        with session_scope() as session:
-            incident = incidents.get_incident(session, run.incident_id)
-            incidents.mark_milestone(session, incident, "activated")
-            if recovery.recorded(session, run.incident_id, "plan_activated") is None:
-                timeline.record(
-                    session,
-                    run.incident_id,
-                    Stage.command,
-                    "plan_activated",
-                    "Emergency response plan activated",
-                )
+    if outcome is GateOutcome.proceed:
+        stages.activate_plan(run.incident_id)
         _announce_once(run, "plan_activated", drill_file=run.auto_approve)
 
 
 def response(run: Run) -> None:
     """PLAN 4.3: the type's playbook; every action runs even if one fails, then failures escalate."""
-    with session_scope() as session:
-        incident = incidents.get_incident(session, run.incident_id)
-        specs = run.plan.incident_type(incident.type).actions_for(incident.subtype)
     failed: list[str] = []
-    for spec in specs:
+    for spec in stages.planned_actions(run.incident_id, run.plan):
         if spec.gate is not None:
             outcome = gates.decide(
                 run.incident_id,
@@ -150,7 +130,7 @@ def response(run: Run) -> None:
                 auto_approve=run.auto_decides(spec.gate),
                 context=f"**Action:** {spec.title}",
             )
-            if outcome != "proceed":
+            if outcome is not GateOutcome.proceed:
                 record_skipped(run.incident_id, spec, f"gate {spec.gate}: {outcome}")
                 continue
         params = dict(spec.params)
@@ -191,10 +171,7 @@ def logistics(run: Run) -> None:
 
 def cleanup(run: Run) -> None:
     """PLAN 4.5: evidence first where required, undo containment, verify, sign off, release."""
-    with session_scope() as session:
-        incident = incidents.get_incident(session, run.incident_id)
-        needs_evidence = run.plan.incident_type(incident.type).requires_evidence
-    if needs_evidence:
+    if stages.requires_evidence(run.incident_id, run.plan):
         require_evidence(run.incident_id)
     undo_containment(run.incident_id, untracked(run.plan))
     verify_recovery(run.incident_id, untracked(run.plan))
@@ -227,48 +204,23 @@ STAGES: tuple[tuple[Stage, Callable[[Run], None]], ...] = (
 
 
 def _stage(run: Run, stage: Stage, body: Callable[[Run], None], *, always: bool = False) -> None:
-    with session_scope() as session:
-        recovery.ensure_driving(session, run.incident_id, flow_run.get_id())
-        if not always and timeline.stage_completed(session, run.incident_id, stage):
-            return
-        incident = incidents.get_incident(session, run.incident_id)
-        incidents.enter_stage(session, incident, stage)
+    if not stages.begin_stage(run.incident_id, stage, flow_run.get_id(), again=always):
+        return
     label_process()
     body(run)
-    with session_scope() as session:
-        incident = incidents.get_incident(session, run.incident_id)
-        incidents.complete_stage(session, incident, stage)
+    stages.finish_stage(run.incident_id, stage)
     tick_clocks(run.incident_id, run.notify_url)
 
 
-def _settle(run: Run, gate: str, outcome: str) -> None:
+def _settle(run: Run, gate: str, outcome: GateOutcome) -> None:
     """Apply a stage gate's outcome: a priority override (once), or the incident ends cleanly."""
-    with session_scope() as session:
-        decision = gate_rules.final_decision(session, run.incident_id, gate)
-        incident = incidents.get_incident(session, run.incident_id)
-        if outcome == "reject":
-            incidents.end_incident(
-                session, incident, IncidentStatus.rejected, f"Gate {gate} rejected"
-            )
-        elif outcome == "stop":
-            incidents.end_incident(
-                session, incident, IncidentStatus.stopped, f"Gate {gate} timed out: stopped safely"
-            )
-        override = decision.priority_override if decision and outcome == "proceed" else None
-        if override == incident.priority:  # applied before this run took over
-            override = None
-    if decision is not None and override:
-        override_priority(run.incident_id, Priority(override), decision.approver)
+    change = gate_rules.settle_stage_gate(run.incident_id, gate, outcome)
+    if change is not None:
+        override_priority(run.incident_id, change.priority, change.by)
 
 
 def _announce_once(run: Run, event: str, **options: Any) -> None:
     """Tell people once: a run that resumes or takes over does not say it again."""
-    with session_scope() as session:
-        if recovery.announced(session, run.incident_id, event):
-            return
+    if stages.already_announced(run.incident_id, event):
+        return
     announce(run.incident_id, event, run.plan, notify_url=run.notify_url, **options)
-
-
-def _ended(incident_id: str) -> bool:
-    with session_scope() as session:
-        return incidents.get_incident(session, incident_id).status in ENDED

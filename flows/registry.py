@@ -7,7 +7,8 @@ Prefect deploys a flow by module path, so each type keeps a one-line module
 
 from __future__ import annotations
 
-from typing import get_type_hints
+import inspect
+from typing import Any
 
 from prefect import Flow, flow
 
@@ -18,35 +19,17 @@ from models.report import REPORT_MODELS, IncidentReport
 
 
 def incident_flow(incident_type: IncidentType) -> Flow[..., str]:
-    """The flow `data-breach` (etc.): its `report` parameter is the type's report model, so the
-    run's parameters validate and its OpenAPI form shows that model's fields."""
-    report_model = REPORT_MODELS[incident_type]
+    """The flow `data-breach` (etc.): its parameters are `run_incident`'s, with `report` typed as
+    the type's report model, so the run's parameters validate and its OpenAPI form shows that
+    model's fields."""
 
-    def respond(
-        report: IncidentReport | None = None,
-        incident_id: str | None = None,
-        drill: bool = False,
-        auto_approve: bool = False,
-        plan_file: str | None = None,
-        faults: dict[str, int] | None = None,
-        notify_url: str | None = None,
-        scenario: str | None = None,
-        shortfall: dict[str, int] | None = None,
-    ) -> str:
-        return run_incident(
-            incident_type,
-            report,
-            incident_id=incident_id,
-            drill=drill,
-            auto_approve=auto_approve,
-            plan_file=plan_file,
-            faults=faults,
-            notify_url=notify_url,
-            scenario=scenario,
-            shortfall=shortfall,
-        )
+    def respond(*args: Any, **kwargs: Any) -> str:
+        return run_incident(incident_type, *args, **kwargs)
 
-    respond.__annotations__ = get_type_hints(respond) | {"report": report_model | None}
+    signature = _flow_signature(REPORT_MODELS[incident_type])
+    respond.__signature__ = signature  # type: ignore[attr-defined]
+    respond.__annotations__ = {p.name: p.annotation for p in signature.parameters.values()}
+    respond.__annotations__["return"] = str
     respond.__name__ = respond.__qualname__ = incident_type.value
     respond.__module__ = f"flows.{incident_type.value}"  # the entrypoint Prefect imports
     what = incident_type.value.replace("_", " ")
@@ -60,6 +43,14 @@ def incident_flow(incident_type: IncidentType) -> Flow[..., str]:
         log_prints=True,
         persist_result=True,
     )(respond)
+
+
+def _flow_signature(report_model: type[IncidentReport]) -> inspect.Signature:
+    """`run_incident`'s parameters after the incident type (which the flow stands for)."""
+    signature = inspect.signature(run_incident, eval_str=True)
+    report, *options = list(signature.parameters.values())[1:]
+    report = report.replace(annotation=report_model | None)
+    return signature.replace(parameters=[report, *options], return_annotation=str)
 
 
 FLOWS: dict[IncidentType, Flow[..., str]] = {t: incident_flow(t) for t in IncidentType}

@@ -10,13 +10,9 @@ from typing import Any
 
 from prefect.client.orchestration import get_client
 from prefect.context import FlowRunContext
-from sqlmodel import select
 
-from irp.db import session_scope
-from irp.errors import NotFound
-from irp.incidents import service as incidents
+from irp.incidents import stages
 from irp.redact import default_redactor
-from models import Incident
 
 MAX_NAME = 120
 log = logging.getLogger("irp.flows")
@@ -37,7 +33,7 @@ def flow_run_name() -> str:
         return "incident"
     params: dict[str, Any] = context.parameters or {}
     try:
-        incident = _incident_of(params.get("incident_id"), str(context.flow_run.id))
+        incident = stages.driven_incident(params.get("incident_id"), str(context.flow_run.id))
     except Exception as exc:  # noqa: BLE001  (a name never stops an incident's run)
         log.warning("naming flow run %s: %s", context.flow_run.id, type(exc).__name__)
         incident = None
@@ -53,22 +49,9 @@ def name_run(incident_id: str) -> None:
     context = FlowRunContext.get()
     if context is None or context.flow_run is None:
         return
-    with session_scope() as session:
-        incident = incidents.get_incident(session, incident_id)
-        name = incident_run_name(incident.id, incident.summary, drill=incident.drill)
+    incident = stages.read_incident(incident_id)
+    name = incident_run_name(incident.id, incident.summary, drill=incident.drill)
     if context.flow_run.name != name:
         with get_client(sync_client=True) as client:
             client.set_flow_run_name(context.flow_run.id, name)
         context.flow_run.name = name
-
-
-def _incident_of(incident_id: str | None, flow_run_id: str) -> Incident | None:
-    """The incident this run drives: named by the dispatch, or attached before a suspension."""
-    with session_scope() as session:
-        if incident_id:
-            try:
-                return incidents.get_incident(session, incident_id)
-            except NotFound:
-                return None
-        query = select(Incident).where(Incident.flow_run_id == flow_run_id)
-        return session.exec(query).first()

@@ -13,6 +13,7 @@ import pandas as pd
 from sqlmodel import Session, col, delete, select
 
 from irp.gates import service as gates
+from irp.gates.machine import FINAL_OUTCOMES
 from irp.reporting import report as reporting
 from irp.response import actions, logistics
 from models import DrillScore, Incident
@@ -68,7 +69,7 @@ def score_gates(
         if not mine:
             continue  # this type never asks this gate
         first: datetime = min(g["requested_at"] for g in mine)  # type: ignore[type-var, assignment]
-        final = [g for g in mine if g["accepted"] and g["outcome"] in gates.FINAL_OUTCOMES]
+        final = [g for g in mine if g["accepted"] and g["outcome"] in FINAL_OUTCOMES]
         if not final:
             rows.append(_row("gate", gate, target, None, "not reached", "never settled"))
             continue

@@ -1,4 +1,6 @@
-"""Gate rules without Prefect: who may decide, what was decided, what a timeout means."""
+"""Gates on record: what was decided, who was refused, where a gate stands. The rules (who may
+decide, what a timeout means) are the gate machine's (irp/gates/machine.py); this module keeps
+its verdicts. Functions without a `session` are one transaction each, for the flow."""
 
 from __future__ import annotations
 
@@ -7,87 +9,35 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
+from irp.db import session_scope
 from irp.errors import GateRefused, NotFound
-from irp.incidents import timeline
-from irp.redact import default_redactor
+from irp.gates import waits
+from irp.gates.machine import FINAL_OUTCOMES, Answer, GateOutcome, GateRound, Verdict, judge
+from irp.incidents import recovery, timeline
+from irp.incidents import service as incidents
 from models import GateDecision, Incident, TimelineEvent
-from models.enums import Stage
-from models.plan import GatePolicy, Plan
-
-FINAL_OUTCOMES = ("proceed", "stop", "reject")
-
-
-@dataclass(frozen=True)
-class Answer:
-    """A person's answer to a gate, from the UI form or `irp approve`."""
-
-    decision: str
-    approver: str
-    comment: str = ""
-    priority_override: str | None = None
-
-
-def resolve_role(plan: Plan, approver: str) -> str | None:
-    """An approver may give a role id (`cio`) or the person's name as the plan has it."""
-    roles = plan.organisation.roles
-    wanted = approver.strip().lower()
-    if wanted in roles:
-        return wanted
-    for role_id, role in roles.items():
-        if role.person.lower() == wanted:
-            return role_id
-    return None
-
-
-def deciders_for_round(policy: GatePolicy, escalations: int) -> list[str]:
-    return policy.escalate_to if escalations > 0 and policy.escalate_to else policy.deciders
-
-
-def check_decider(plan: Plan, gate: str, approver: str, allowed: list[str]) -> str:
-    """The approver's role, or GateRefused naming who may decide (the approver masked: the
-    message reaches terminals, logs and the gate's form)."""
-    role = resolve_role(plan, approver)
-    if role is None or role not in allowed:
-        names = ", ".join(f"{r} ({plan.organisation.roles[r].person})" for r in allowed)
-        who = default_redactor().redact(approver)
-        raise GateRefused(f"{who!r} may not decide gate {gate!r}; allowed: {names}")
-    return role
+from models.enums import IncidentStatus, Priority, Stage
+from models.plan import Plan
 
 
 def admit(
     session: Session,
     plan: Plan,
-    incident: Incident,
-    gate: str,
+    incident_id: str,
+    round_: GateRound,
     answer: Answer,
     *,
-    round_: int,
-    allowed: list[str],
     requested_at: datetime,
 ) -> str:
-    """The approver's role when the plan lets them decide this round. Otherwise the refusal
-    (who, when, why) is recorded and committed, then GateRefused raised: the UI form and
-    `irp approve` refuse the same way, and a refusal stays on record."""
-    try:
-        return check_decider(plan, gate, answer.approver, allowed)
-    except GateRefused as refused:
-        record_decision(
-            session,
-            incident,
-            gate,
-            plan.gates[gate],
-            round_=round_,
-            decision=answer.decision,
-            outcome="refused",
-            approver=answer.approver,
-            approver_role=resolve_role(plan, answer.approver),
-            requested_at=requested_at,
-            accepted=False,
-            comment=answer.comment,
-            reason=str(refused),
-        )
+    """The approver's role when the gate machine lets them decide this round. Otherwise the
+    refusal (who, when, why) is recorded and committed, then GateRefused raised: the UI form
+    and `irp approve` refuse the same way, and a refusal stays on record."""
+    verdict = judge(round_, answer, plan)
+    if not verdict.accepted or verdict.role is None:
+        record_decision(session, incident_id, round_, verdict, requested_at)
         session.commit()
-        raise
+        raise GateRefused(verdict.reason)
+    return verdict.role
 
 
 @dataclass(frozen=True)
@@ -117,6 +67,24 @@ def last_refusal(session: Session, incident_id: str, gate: str) -> Refusal | Non
     return None
 
 
+@dataclass(frozen=True)
+class Asking:
+    """What putting a round to its deciders depends on."""
+
+    asked: waits.RoundAsked | None
+    """When and by which runs the round was asked before (None: never announced)."""
+    refusal: Refusal | None
+    """The last answer's refusal, which the form leads with."""
+
+
+def asking(incident_id: str, gate: str, round_number: int) -> Asking:
+    """Whether the round was asked before (a run resuming or taking over neither announces
+    twice nor restarts the clock) and why the last answer was refused, if it was."""
+    with session_scope() as session:
+        asked = waits.round_asked(session, incident_id, gate, round_number)
+        return Asking(asked, last_refusal(session, incident_id, gate))
+
+
 def decisions(session: Session, incident_id: str, gate: str | None = None) -> list[GateDecision]:
     query = select(GateDecision).where(GateDecision.incident_id == incident_id)
     if gate is not None:
@@ -132,54 +100,123 @@ def final_decision(session: Session, incident_id: str, gate: str) -> GateDecisio
     return None
 
 
+def _escalations(past: list[GateDecision]) -> int:
+    return sum(1 for d in past if d.outcome == GateOutcome.escalate)
+
+
+@dataclass(frozen=True)
+class Standing:
+    """Where a gate stands when a run reaches it: settled, or the round to ask next."""
+
+    settled: GateOutcome | None
+    round: int
+    escalations: int
+    undecided: bool
+    """No decision is recorded for `round` yet: an answer a crashed run got still counts."""
+
+
+def standing(incident_id: str, gate: str) -> Standing:
+    """Where `gate` stands: its settled outcome, or the round to ask and after how many
+    escalations (a resumed or recovered run asks the open round again)."""
+    with session_scope() as session:
+        settled = final_decision(session, incident_id, gate)
+        if settled is not None:
+            return Standing(GateOutcome(settled.outcome), settled.round, 0, undecided=False)
+        past = decisions(session, incident_id, gate)
+        round_ = waits.round_to_ask(session, incident_id, gate, past)
+    undecided = all(d.round != round_ for d in past)
+    return Standing(None, round_, _escalations(past), undecided)
+
+
+def record_verdict(
+    incident_id: str,
+    round_: GateRound,
+    verdict: Verdict,
+    *,
+    requested_at: datetime,
+    flow_run_id: str | None,
+) -> GateOutcome:
+    """Keep the machine's verdict, unless another run took the incident over (Superseded: a
+    run taken for dead and replaced decides nothing)."""
+    with session_scope() as session:
+        recovery.ensure_driving(session, incident_id, flow_run_id)
+        record_decision(session, incident_id, round_, verdict, requested_at)
+    return verdict.outcome
+
+
 def record_decision(
     session: Session,
-    incident: Incident,
-    gate: str,
-    policy: GatePolicy,
-    *,
-    round_: int,
-    decision: str,
-    outcome: str,
-    approver: str,
-    approver_role: str | None,
+    incident_id: str,
+    round_: GateRound,
+    verdict: Verdict,
     requested_at: datetime,
-    accepted: bool = True,
-    comment: str = "",
-    priority_override: str | None = None,
-    reason: str = "",
 ) -> GateDecision:
-    """Keep a decision and put it on the timeline; a refusal's `reason` goes with it."""
+    """Keep a decision and put it on the timeline; a refusal's reason goes with it."""
     row = GateDecision(
-        incident_id=incident.id,
-        gate=gate,
-        stage=policy.stage.value,
-        round=round_,
-        decision=decision,
-        outcome=outcome,
-        approver=approver,
-        approver_role=approver_role,
-        accepted=accepted,
-        comment=comment,
-        priority_override=priority_override,
+        incident_id=incident_id,
+        gate=round_.gate,
+        stage=round_.policy.stage.value,
+        round=round_.number,
+        decision=verdict.decision.value,
+        outcome=verdict.outcome.value,
+        approver=verdict.approver,
+        approver_role=verdict.role,
+        accepted=verdict.accepted,
+        comment=verdict.comment,
+        priority_override=verdict.priority_override.value if verdict.priority_override else None,
         requested_at=requested_at,
     )
     session.add(row)
     session.flush()
-    verb = "refused" if not accepted else f"{decision} -> {outcome}"
+    verb = f"{verdict.decision} -> {verdict.outcome}" if verdict.accepted else "refused"
     timeline.record(
         session,
-        incident.id,
-        policy.stage,
-        "gate_decision" if accepted else "gate_refused",
-        f"Gate {gate} round {round_}: {verb} by {approver}"
-        + (f" ({approver_role})" if approver_role else "")
-        + (f": {comment}" if comment else ""),
-        actor=approver,
-        data={"gate": gate, "decision": decision, "outcome": outcome, "round": round_}
-        | ({"reason": reason} if reason else {}),
+        incident_id,
+        round_.policy.stage,
+        "gate_decision" if verdict.accepted else "gate_refused",
+        f"Gate {round_.gate} round {round_.number}: {verb} by {verdict.approver}"
+        + (f" ({verdict.role})" if verdict.role else "")
+        + (f": {verdict.comment}" if verdict.comment else ""),
+        actor=verdict.approver,
+        data={
+            "gate": round_.gate,
+            "decision": verdict.decision.value,
+            "outcome": verdict.outcome.value,
+            "round": round_.number,
+        }
+        | ({"reason": verdict.reason} if verdict.reason else {}),
     )
     return row
+
+
+@dataclass(frozen=True)
+class PriorityChange:
+    """A decider's priority override still to apply."""
+
+    priority: Priority
+    by: str
+
+
+def settle_stage_gate(incident_id: str, gate: str, outcome: GateOutcome) -> PriorityChange | None:
+    """Apply a stage gate's outcome: a reject or a stop ends the incident cleanly; a proceed
+    returns the decider's priority override, unless it was applied before this run took over."""
+    with session_scope() as session:
+        decision = final_decision(session, incident_id, gate)
+        incident = incidents.get_incident(session, incident_id)
+        if outcome is GateOutcome.reject:
+            incidents.end_incident(
+                session, incident, IncidentStatus.rejected, f"Gate {gate} rejected"
+            )
+        elif outcome is GateOutcome.stop:
+            incidents.end_incident(
+                session, incident, IncidentStatus.stopped, f"Gate {gate} timed out: stopped safely"
+            )
+        if decision is None or outcome is not GateOutcome.proceed:
+            return None
+        override = decision.priority_override
+        if not override or override == incident.priority:
+            return None
+        return PriorityChange(Priority(override), decision.approver)
 
 
 @dataclass(frozen=True)
@@ -219,3 +256,13 @@ def waiting_gate(session: Session, incident: Incident) -> WaitingGate:
         flow_run_id=incident.flow_run_id,
         since=event.at,
     )
+
+
+def waiting_round(
+    session: Session, plan: Plan, incident: Incident
+) -> tuple[GateRound, WaitingGate]:
+    """The gate round the incident waits at, as the machine judges it (NotFound if none)."""
+    waiting = waiting_gate(session, incident)
+    past = decisions(session, incident.id, waiting.gate)
+    round_ = GateRound(waiting.gate, plan.gates[waiting.gate], waiting.round, _escalations(past))
+    return round_, waiting

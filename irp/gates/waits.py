@@ -13,6 +13,9 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session, col, select
 
+from irp.db import session_scope
+from irp.gates.machine import GateRound
+from irp.incidents import timeline
 from models import GateDecision, Incident, TimelineEvent
 from models.enums import IncidentStatus
 
@@ -79,6 +82,56 @@ def round_asked(session: Session, incident_id: str, gate: str, round_: int) -> R
         return None
     runs = frozenset(str(e.data["flow_run_id"]) for e in events if e.data.get("flow_run_id"))
     return RoundAsked(since=announced[0].at, flow_run_ids=runs)
+
+
+def record_waiting(
+    incident_id: str, round_: GateRound, *, flow_run_id: str | None, suspended: bool
+) -> None:
+    """The round is announced: its deciders were just told, its clock starts now."""
+    policy = round_.policy
+    with session_scope() as session:
+        timeline.record(
+            session,
+            incident_id,
+            policy.stage,
+            "gate_waiting",
+            f"Gate {round_.gate} waiting for {', '.join(round_.deciders)} "
+            f"(round {round_.number}): {policy.question}",
+            data=_wait_data(round_, flow_run_id, suspended),
+        )
+
+
+def record_reasked(
+    incident_id: str,
+    round_: GateRound,
+    asked: RoundAsked,
+    *,
+    flow_run_id: str | None,
+    suspended: bool,
+) -> None:
+    """This run takes over a round another run announced and died in: the deciders were told
+    once, so the timeline says who asks now and the clock keeps running from `since`."""
+    with session_scope() as session:
+        timeline.record(
+            session,
+            incident_id,
+            round_.policy.stage,
+            "gate_reasked",
+            f"Gate {round_.gate} asked again by run {flow_run_id} (round {round_.number}, "
+            f"waiting since {asked.since:%Y-%m-%d %H:%M:%S} UTC; no new announcement)",
+            data=_wait_data(round_, flow_run_id, suspended) | {"since": asked.since.isoformat()},
+        )
+
+
+def _wait_data(round_: GateRound, flow_run_id: str | None, suspended: bool) -> dict[str, object]:
+    return {
+        "gate": round_.gate,
+        "round": round_.number,
+        "deciders": round_.deciders,
+        "flow_run_id": flow_run_id,
+        "timeout_s": round_.wait_s,
+        "suspended": suspended,
+    }
 
 
 def overdue_suspended(session: Session, now: datetime) -> list[OverdueWait]:

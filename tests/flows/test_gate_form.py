@@ -21,6 +21,7 @@ from irp.cli.main import main
 from irp.db import session_scope
 from irp.errors import GateRefused, NotFound
 from irp.gates import service as gates
+from irp.gates.machine import Answer, Decision, GateRound
 from irp.incidents import service as incidents
 from irp.plan.loader import get_plan
 from models.enums import IncidentStatus, IncidentType
@@ -185,11 +186,9 @@ def test_a_gate_asked_again_leads_with_why_the_last_answer_was_refused(
             gates.admit(
                 session,
                 plan,
-                incident,
-                "activation",
-                gates.Answer("approve", "13812345678"),
-                round_=1,
-                allowed=["cio", "ciso"],
+                incident_id,
+                GateRound("activation", plan.gates["activation"], 1),
+                Answer(Decision.approve, "13812345678"),
                 requested_at=incident.created_at,
             )
 

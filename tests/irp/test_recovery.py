@@ -11,6 +11,7 @@ from sqlmodel import Session
 from irp.db import session_scope
 from irp.gates import service as gates
 from irp.gates import waits as gate_waits
+from irp.gates.machine import Decision, GateOutcome, GateRound, Verdict
 from irp.incidents import recovery, timeline
 from irp.incidents import service as incidents
 from irp.plan.loader import get_plan
@@ -133,20 +134,13 @@ def _wait(session: Session, incident_id: str, round_: int, run_id: str, **data: 
     )
 
 
-def _decide(session: Session, incident_id: str, round_: int, outcome: str, accepted: bool) -> None:
-    gates.record_decision(
-        session,
-        incidents.get_incident(session, incident_id),
-        "activation",
-        get_plan().gates["activation"],
-        round_=round_,
-        decision="approve",
-        outcome=outcome,
-        approver="someone",
-        approver_role=None,
-        requested_at=utcnow(),
-        accepted=accepted,
-    )
+def _decide(
+    session: Session, incident_id: str, round_: int, outcome: GateOutcome, accepted: bool
+) -> None:
+    verdict = Verdict(outcome, Decision.approve, "someone")
+    assert verdict.accepted == accepted
+    gate_round = GateRound("activation", get_plan().gates["activation"], round_)
+    gates.record_decision(session, incident_id, gate_round, verdict, utcnow())
 
 
 def test_a_run_taking_over_asks_the_open_round_again() -> None:
@@ -154,13 +148,15 @@ def test_a_run_taking_over_asks_the_open_round_again() -> None:
     with session_scope() as session:
         assert gate_waits.round_to_ask(session, incident_id, "activation", []) == 1
         _wait(session, incident_id, 1, "run-a")
-        _decide(session, incident_id, 1, "refused", accepted=False)  # `irp approve` refused
+        _decide(
+            session, incident_id, 1, GateOutcome.refused, accepted=False
+        )  # `irp approve` refused
         past = gates.decisions(session, incident_id, "activation")
         assert gate_waits.round_to_ask(session, incident_id, "activation", past) == 1
         asked = gate_waits.round_asked(session, incident_id, "activation", 1)
         assert asked is not None and asked.flow_run_ids == {"run-a"}
 
-        _decide(session, incident_id, 1, "escalate", accepted=True)
+        _decide(session, incident_id, 1, GateOutcome.escalate, accepted=True)
         past = gates.decisions(session, incident_id, "activation")
         assert gate_waits.round_to_ask(session, incident_id, "activation", past) == 2
         assert gate_waits.round_asked(session, incident_id, "activation", 2) is None
