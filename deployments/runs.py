@@ -17,7 +17,7 @@ from irp.errors import GateRefused, InvalidInput, IrpError, NotFound
 from irp.gates import service as gates
 from irp.incidents import service as incidents
 from irp.plan.loader import get_plan
-from irp.settings import configure_prefect, get_settings
+from irp.settings import get_settings
 from models import Incident
 from models.enums import IncidentType, Priority
 from models.plan import Plan
@@ -49,7 +49,6 @@ def run_drill(
     """Run a drill in this process (a plan scenario's, if named); return the incident id and
     the report path. `on_gate` hears, as each gate starts waiting for a person, the incident
     and how to answer it."""
-    configure_prefect()
     itype = IncidentType(incident_type)
     plan = get_plan(plan_file)  # a broken plan fails here with file:line messages, before Prefect
     if scenario is not None:  # the scheduled drill's parameters, run now with this call's options
@@ -199,7 +198,6 @@ def answer_gate(
         raise
     if waiting.flow_run_id is None:
         raise IrpError(f"{incident_id}: no flow run is attached")
-    configure_prefect()
     from prefect.exceptions import FlowPauseTimeout, NotPausedError
     from prefect.flow_runs import resume_flow_run
 
@@ -258,7 +256,6 @@ def _show_refusal(incident_id: str, refused: GateRefused) -> None:
         )
     if incident.flow_run_id is None or refusal is None:
         return
-    configure_prefect()
     import httpx
     from prefect.client.orchestration import get_client
     from prefect.exceptions import PrefectException

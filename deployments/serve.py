@@ -20,7 +20,7 @@ from datetime import timedelta
 from types import FrameType
 from typing import TYPE_CHECKING, cast
 
-from irp.settings import configure_prefect, get_settings
+from irp.settings import get_settings, point_prefect_at_stack
 
 if TYPE_CHECKING:
     from prefect.deployments.runner import RunnerDeployment
@@ -144,7 +144,7 @@ def _quiet_stop_while_preparing() -> Iterator[None]:
 def main() -> None:
     """Serve until SIGTERM / Ctrl-C; runs that are waiting stay suspended in the database."""
     with _quiet_stop_while_preparing():
-        configure_prefect()
+        point_prefect_at_stack()
         from prefect import serve
 
         from deployments.deadlines import start_deadline_watch

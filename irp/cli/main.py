@@ -15,6 +15,7 @@ from irp.cli import up as cli_up
 from irp.cli.notify import register as register_notify
 from irp.cli.where import say_where
 from irp.errors import InvalidInput, IrpError, PlanError
+from irp.settings import point_prefect_at_stack
 from models.report import REPORT_MODELS
 
 app = typer.Typer(
@@ -80,6 +81,7 @@ def drill(
 
     if incident_type not in INCIDENT_TYPES:
         raise InvalidInput(f"TYPE: {incident_type!r} is not one of {', '.join(INCIDENT_TYPES)}")
+    point_prefect_at_stack()
     say_where(prefect=True)
     incident_id, report_path = run_drill(
         incident_type.replace("-", "_"),
@@ -110,6 +112,7 @@ def incidents_list(
     from deployments.recovery import run_column
     from irp.cli import text
 
+    point_prefect_at_stack()
     rows = text.incident_rows()
     runs = run_column(rows)
     for row in rows:
@@ -147,6 +150,7 @@ def incidents_recover(
     stands. With ID, also a run that failed by its own error or was cancelled."""
     from deployments.recovery import prefect_api, recover
 
+    point_prefect_at_stack()
     with prefect_api():
         outcomes = recover(incident_id, by="cli", include_stopped=incident_id is not None)
     shown = [o for o in outcomes if incident_id is not None or o.action != "alive"]
@@ -199,6 +203,7 @@ def approve(
 
     if not by:
         raise InvalidInput("--by: say who decides (role id or name)")
+    point_prefect_at_stack()
     say_where(prefect=True)
     gate = answer_gate(
         incident_id, decision=decision, approver=by, comment=comment, priority=priority

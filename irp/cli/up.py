@@ -23,7 +23,7 @@ from typing import Annotated
 import httpx
 import typer
 
-from irp.settings import Settings, get_settings, stack_file
+from irp.settings import Settings, database_url_in_use, get_settings, stack_file
 from irp.stack import Stack, StackConfig, StopRequested, check_port_free
 from irp.stack.processes import Child
 
@@ -108,7 +108,7 @@ def _migrate(db_url: str | None) -> None:
     """Create or upgrade irp's schema once, before several processes open it."""
     from irp import db
 
-    db.get_engine(db_url or get_settings().sqlalchemy_url)
+    db.get_engine(db_url or database_url_in_use())
 
 
 def deployments_polled(api_url: str) -> Callable[[Child], bool]:
