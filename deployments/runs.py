@@ -16,7 +16,7 @@ from irp.db import session_scope
 from irp.errors import GateRefused, InvalidInput, IrpError, NotFound
 from irp.gates import service as gates
 from irp.incidents import service as incidents
-from irp.plan.loader import get_plan
+from irp.plan.loader import get_plan, plan_for
 from irp.settings import get_settings
 from models import Incident
 from models.enums import IncidentType, Priority
@@ -234,7 +234,7 @@ def _admitted(incident_id: str, answer: gates.Answer) -> tuple[str, gates.Waitin
         waiting = gates.waiting_gate(session, incident)
         role = gates.admit(
             session,
-            get_plan(incident.options.get("plan_file")),
+            plan_for(incident),
             incident,
             waiting.gate,
             answer,
@@ -250,7 +250,7 @@ def _show_refusal(incident_id: str, refused: GateRefused) -> None:
     looking at the UI sees it too (the run stays paused: nothing was resumed)."""
     with session_scope() as session:
         incident = incidents.get_incident(session, incident_id)
-        plan = get_plan(incident.options.get("plan_file"))
+        plan = plan_for(incident)
         refusal = gates.last_refusal(
             session, incident_id, gates.waiting_gate(session, incident).gate
         )

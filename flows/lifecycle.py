@@ -94,7 +94,9 @@ def run_incident(
         # The run fails (a re-run continues where it stopped), but the report shows
         # where the incident stands and what failed, so nobody waits for the re-run to read it.
         publish_report(
-            run.incident_id, write_report(run.incident_id, untracked(run.plan), close=False)
+            run.incident_id,
+            untracked(run.plan),
+            write_report(run.incident_id, untracked(run.plan), close=False),
         )
         if run.drill:
             score_drill(run.incident_id, untracked(run.plan))
@@ -209,7 +211,9 @@ def post_incident_report(run: Run) -> None:
     """PLAN 4.6: the report closes the incident; while people are told, the report is
     published as artifacts and a drill is scored."""
     path = write_report(run.incident_id, untracked(run.plan))
-    meanwhile: list[PrefectFuture[Any]] = [publish_report.submit(run.incident_id, path)]
+    meanwhile: list[PrefectFuture[Any]] = [
+        publish_report.submit(run.incident_id, untracked(run.plan), path)
+    ]
     if run.drill:
         meanwhile.append(score_drill.submit(run.incident_id, untracked(run.plan)))
     _announce_once(run, "closed")
@@ -238,7 +242,7 @@ def _stage(run: Run, stage: Stage, body: Callable[[Run], None], *, always: bool 
     with session_scope() as session:
         incident = incidents.get_incident(session, run.incident_id)
         incidents.complete_stage(session, incident, stage)
-    tick_clocks(run.incident_id, run.notify_url)
+    tick_clocks(run.incident_id, run.plan, run.notify_url)
 
 
 def _settle(run: Run, gate: str, outcome: str) -> None:

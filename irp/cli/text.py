@@ -14,7 +14,7 @@ from irp.gates import service as gates
 from irp.incidents import service as incidents
 from irp.incidents import timeline
 from irp.notify import clocks
-from irp.plan.loader import get_plan
+from irp.plan.loader import plan_for
 from irp.redact import Redactor, plan_redactor
 from irp.reporting import report as reporting
 from irp.response import actions, custody, logistics
@@ -35,7 +35,7 @@ def incident_rows(limit: int = 200) -> list[dict[str, Any]]:
 
 def _redactor(incident: Incident) -> Redactor:
     """The masks of the plan the incident runs under."""
-    return plan_redactor(get_plan(incident.options.get("plan_file")))
+    return plan_redactor(plan_for(incident))
 
 
 def incident_detail(incident_id: str) -> dict[str, Any]:
@@ -122,7 +122,7 @@ def rewrite_report(incident_id: str) -> list[Path]:
     """Write the report again from the database (also the retry after a failed write)."""
     with session_scope() as session:
         incident = incidents.get_incident(session, incident_id)
-        plan = get_plan(incident.options.get("plan_file"))
+        plan = plan_for(incident)
         report = reporting.build_report(session, plan, incident, get_settings().reports_dir)
         timeline.record(
             session,
