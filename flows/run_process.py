@@ -1,5 +1,5 @@
 """A run tells Prefect which process drives it, so the recovery watch on its host sees at once
-when that process dies (irp/run_process.py says how the labels are read)."""
+when that process dies (irp/incidents/run_process.py says how the labels are read)."""
 
 from __future__ import annotations
 

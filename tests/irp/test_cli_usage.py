@@ -21,7 +21,7 @@ BAD_USAGE = [
     ["clocks", "bogus"],
     ["clocks", "stop"],
     ["drills", "bogus"],
-    ["drills", "evidence", "--bogus"],
+    ["drills", "audit", "--bogus"],
     ["plan", "bogus"],
     ["incidents", "show"],
     ["evidence", "add", "INC-1"],
