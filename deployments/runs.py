@@ -20,9 +20,9 @@ from irp.plan.loader import get_plan, plan_for
 from irp.settings import get_settings
 from models import Incident
 from models.enums import IncidentType, Priority
+from models.intake import INTAKE_MODELS
 from models.plan import Plan
 from models.plan_drills import DrillScenario
-from models.report import REPORT_MODELS
 
 if TYPE_CHECKING:
     from prefect import Flow
@@ -57,22 +57,22 @@ def run_drill(
         params = drill_parameters(scenario, _scenario(plan, scenario, itype), plan_file)
         params["faults"] = {**params["faults"], **(faults or {})}
         if description:
-            params["report"]["description"] = description
+            params["intake"]["description"] = description
         params |= {"auto_approve": auto_approve, "notify_url": notify_url}
         return _run(itype, params, on_gate)
-    report_model = REPORT_MODELS[itype]
-    report = report_model.model_validate(
+    intake_model = INTAKE_MODELS[itype]
+    intake = intake_model.model_validate(
         {
             "summary": summary or f"Drill: {itype.value.replace('_', ' ')}",
             "reporter": reporter,
             "description": description,
-            **report_model.drill_facts,
+            **intake_model.drill_facts,
         }
     )
     return _run(
         itype,
         {
-            "report": report,
+            "intake": intake,
             "drill": True,
             "auto_approve": auto_approve,
             "plan_file": plan_file,

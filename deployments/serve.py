@@ -30,15 +30,15 @@ logger = logging.getLogger("irp.serve")
 
 
 def incident_deployments() -> list[RunnerDeployment]:
-    """One deployment per incident type; its custom-run form is the type's report."""
+    """One deployment per incident type; its custom-run form is the type's intake."""
     from prefect.deployments.runner import EntrypointType
 
-    from deployments.forms import with_reporter_form
+    from deployments.forms import with_intake_form
     from deployments.names import DEPLOYMENT
     from flows.registry import FLOWS
 
     return [
-        with_reporter_form(
+        with_intake_form(
             cast(
                 "RunnerDeployment",
                 flow.to_deployment(

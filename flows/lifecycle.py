@@ -27,15 +27,15 @@ from irp.incidents import recovery, timeline
 from irp.incidents import service as incidents
 from irp.plan.loader import get_plan
 from models.enums import IncidentStatus, IncidentType, Priority, Stage
+from models.intake import IncidentIntake
 from models.plan import Plan
-from models.report import IncidentReport
 from tasks.cleanup import release_resources, require_evidence, undo_containment, verify_recovery
 from tasks.command import grade_incident, override_priority
 from tasks.common import untracked
 from tasks.drills import score_drill
+from tasks.intake import record_intake
 from tasks.logistics import reserve_resources
 from tasks.notify import announce, tick_clocks
-from tasks.report import record_report
 from tasks.reporting import publish_report, write_report
 from tasks.response import action_task, mark_contained, record_escalation, record_skipped
 
@@ -62,7 +62,7 @@ class Run:
 
 def run_incident(
     incident_type: IncidentType,
-    report: IncidentReport | None,
+    intake: IncidentIntake | None,
     *,
     incident_id: str | None = None,
     drill: bool = False,
@@ -78,7 +78,7 @@ def run_incident(
     options: dict[str, Any] = {"auto_approve": auto_approve, "plan_file": plan_file}
     if scenario is not None:
         options["scenario"] = scenario
-    incident_id = record_report(incident_type, report, incident_id, drill, options)
+    incident_id = record_intake(incident_type, intake, incident_id, drill, options)
     name_run(incident_id)
     run = Run(incident_id, plan, auto_approve, faults=dict(faults or {}), notify_url=notify_url)
     run.shortfall, run.drill, run.unanswered = dict(shortfall or {}), drill, unanswered

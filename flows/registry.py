@@ -1,4 +1,4 @@
-"""Incident type -> its flow, built from one definition for every registered report model.
+"""Incident type -> its flow, built from one definition for every registered intake model.
 
 Prefect deploys a flow by module path, so each type keeps a one-line module
 (`flows/data_breach.py`: `data_breach = FLOWS[IncidentType.data_breach]`) that
@@ -14,16 +14,16 @@ from prefect import Flow, flow
 from flows.lifecycle import run_incident
 from flows.run_names import flow_run_name
 from models.enums import IncidentType
-from models.report import REPORT_MODELS, IncidentReport
+from models.intake import INTAKE_MODELS, IncidentIntake
 
 
 def incident_flow(incident_type: IncidentType) -> Flow[..., str]:
-    """The flow `data-breach` (etc.): its `report` parameter is the type's report model, so the
+    """The flow `data-breach` (etc.): its `intake` parameter is the type's intake model, so the
     run's parameters validate and its OpenAPI form shows that model's fields."""
-    report_model = REPORT_MODELS[incident_type]
+    intake_model = INTAKE_MODELS[incident_type]
 
     def respond(
-        report: IncidentReport | None = None,
+        intake: IncidentIntake | None = None,
         incident_id: str | None = None,
         drill: bool = False,
         auto_approve: bool = False,
@@ -35,7 +35,7 @@ def incident_flow(incident_type: IncidentType) -> Flow[..., str]:
     ) -> str:
         return run_incident(
             incident_type,
-            report,
+            intake,
             incident_id=incident_id,
             drill=drill,
             auto_approve=auto_approve,
@@ -46,13 +46,13 @@ def incident_flow(incident_type: IncidentType) -> Flow[..., str]:
             shortfall=shortfall,
         )
 
-    respond.__annotations__ = get_type_hints(respond) | {"report": report_model | None}
+    respond.__annotations__ = get_type_hints(respond) | {"intake": intake_model | None}
     respond.__name__ = respond.__qualname__ = incident_type.value
     respond.__module__ = f"flows.{incident_type.value}"  # the entrypoint Prefect imports
     what = incident_type.value.replace("_", " ")
     respond.__doc__ = (
         f"Respond to {'an' if what[0] in 'aeiou' else 'a'} {what}. "
-        "Give a new `report`, or the `incident_id` of an opened one."
+        "Give a new `intake`, or the `incident_id` of an opened one."
     )
     return flow(
         name=incident_type.cli_name,

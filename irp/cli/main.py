@@ -16,7 +16,7 @@ from irp.cli.notify import register as register_notify
 from irp.cli.where import say_where
 from irp.errors import InvalidInput, IrpError, PlanError
 from irp.settings import point_prefect_at_stack
-from models.report import REPORT_MODELS
+from models.intake import INTAKE_MODELS
 
 app = typer.Typer(
     help="irp: the incident response plan, executable.",
@@ -36,7 +36,7 @@ app.add_typer(cli_alerts.alerts_app, name="alerts")
 app.command("webhook")(cli_alerts.webhook)
 app.command("up")(cli_up.up)
 
-INCIDENT_TYPES = [t.cli_name for t in REPORT_MODELS]
+INCIDENT_TYPES = [t.cli_name for t in INTAKE_MODELS]
 
 
 def _echo_json(data: Any) -> None:

@@ -116,9 +116,9 @@ def deployments_polled(api_url: str) -> Callable[[Child], bool]:
     for work. (Registered deployments outlive serve: only a poll after this child started says
     it serves them.)"""
     from deployments.names import DEPLOYMENT
-    from models.report import REPORT_MODELS
+    from models.intake import INTAKE_MODELS
 
-    count = len(REPORT_MODELS)
+    count = len(INTAKE_MODELS)
     body = {"deployments": {"name": {"any_": [DEPLOYMENT]}}}
 
     def ready(child: Child) -> bool:
