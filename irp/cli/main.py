@@ -123,23 +123,7 @@ def incidents_list(
     if not rows:
         typer.echo("no incidents")
         return
-    typer.echo(
-        text.text_table(
-            rows,
-            [
-                "id",
-                "type",
-                "subtype",
-                "priority",
-                "national_grade",
-                "status",
-                "stage",
-                "drill",
-                "detected_at",
-                "run",
-            ],
-        )
-    )
+    typer.echo(text.incident_table(rows))
 
 
 @incidents_app.command("recover")

@@ -93,21 +93,26 @@ def text_table(rows: list[dict[str, Any]], columns: list[str]) -> str:
     return "\n".join(lines)
 
 
+SUMMARY_COLUMNS = (
+    "id",
+    "type",
+    "subtype",
+    "priority",
+    "national_grade",
+    "status",
+    "stage",
+    "drill",
+)
+"""An incident at a glance: the columns of the list and the head of the detail."""
+
+
+def incident_table(rows: list[dict[str, Any]]) -> str:
+    """`irp incidents list`: one line per incident, with whether its run is alive."""
+    return text_table(rows, [*SUMMARY_COLUMNS, "detected_at", "run"])
+
+
 def detail_text(detail: dict[str, Any]) -> str:
-    head = [
-        "id",
-        "type",
-        "subtype",
-        "priority",
-        "national_grade",
-        "status",
-        "stage",
-        "drill",
-        "commander",
-        "detected_at",
-        "closed_at",
-        "report",
-    ]
+    head = [*SUMMARY_COLUMNS, "commander", "detected_at", "closed_at", "report"]
     lines = [f"{k:>15}: {detail.get(k)}" for k in head]
     lines += ["\nregulatory clocks:"] + [f"  {clocks.describe(c)}" for c in detail["clocks"]]
     lines.append("\ntimeline:")
