@@ -12,6 +12,7 @@ import typer
 from irp.cli import alerts as cli_alerts
 from irp.cli import metrics as cli_metrics
 from irp.cli import up as cli_up
+from irp.cli.audit import audit_app
 from irp.cli.notify import register as register_notify
 from irp.cli.where import say_where
 from irp.errors import InvalidInput, IrpError, PlanError
@@ -33,6 +34,7 @@ app.add_typer(evidence_app, name="evidence")
 register_notify(app)
 cli_metrics.register(app)
 app.add_typer(cli_alerts.alerts_app, name="alerts")
+app.add_typer(audit_app, name="audit")
 app.command("webhook")(cli_alerts.webhook)
 app.command("up")(cli_up.up)
 

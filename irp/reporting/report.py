@@ -171,6 +171,13 @@ def _missing(value: object) -> bool:
     return value is None or (not isinstance(value, list | dict | str) and bool(pd.isna(value)))
 
 
+def _chain_head(session: Session, incident_id: str) -> str:
+    """The last timeline link when the report was written: `irp audit verify` proves the
+    timeline still ends in it (or continues from it)."""
+    head = timeline.head(session, incident_id)
+    return f"{head} (irp audit verify {incident_id})" if head else "-"
+
+
 def _fmt_time(value: object) -> str:
     """UTC wall time for people; blank for a missing or NaT value."""
     if value is None or value is pd.NaT or not isinstance(value, datetime):
@@ -248,6 +255,7 @@ def build_report(session: Session, plan: Plan, incident: Incident, reports_dir: 
             ("Contained", _fmt_time(incident.contained_at) or "-"),
             ("Resolved", _fmt_time(incident.resolved_at) or "-"),
             ("Closed", _fmt_time(incident.closed_at) or "-"),
+            ("Timeline chain head", _chain_head(session, incident.id)),
         ],
         columns=["field", "value"],
     )
