@@ -30,7 +30,7 @@ def main() -> None:
 
     from flows.registry import FLOWS
     from models.enums import IncidentType
-    from models.report import REPORT_MODELS
+    from models.intake import INTAKE_MODELS
 
     @task
     def step(i: int) -> int:
@@ -41,10 +41,10 @@ def main() -> None:
         return sum(step(i) for i in range(6))
 
     def drill(itype: IncidentType) -> Callable[[], object]:
-        report_model = REPORT_MODELS[itype]
-        facts = {"summary": "benchmark drill", "reporter": "bench", **report_model.drill_facts}
-        report = report_model.model_validate(facts)
-        return lambda: FLOWS[itype](report=report, drill=True, auto_approve=True)
+        intake_model = INTAKE_MODELS[itype]
+        facts = {"summary": "benchmark drill", "reporter": "bench", **intake_model.drill_facts}
+        intake = intake_model.model_validate(facts)
+        return lambda: FLOWS[itype](intake=intake, drill=True, auto_approve=True)
 
     def timed(fn: Callable[[], object]) -> float:
         start = time.perf_counter()

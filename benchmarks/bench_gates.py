@@ -121,7 +121,7 @@ def _start(count: int) -> list[str]:
     for n in range(count):
         run = run_deployment(
             "data-breach/irp",
-            parameters={"report": {"summary": f"bench {n}", "reporter": "bench"}},
+            parameters={"intake": {"summary": f"bench {n}", "reporter": "bench"}},
             timeout=0,
         )
         ids.append(str(run.id))  # type: ignore[union-attr]

@@ -137,7 +137,7 @@ def uvicorn_process(
 def irp_app_prefect() -> FastAPI:
     """The webhook app as `irp webhook` builds it: dispatch through Prefect's API."""
     from deployments.webhook import create_app
-    from irp.settings import configure_prefect, get_settings
+    from irp.settings import get_settings, point_prefect_at_stack
 
-    configure_prefect()
+    point_prefect_at_stack()
     return create_app(get_settings())

@@ -55,9 +55,10 @@ def resume_overdue(now: datetime | None = None) -> list[str]:
 def check_deadlines(now: datetime | None = None) -> None:
     """One pass: reschedule overdue suspended runs, send due clock reminders."""
     from irp.notify import service
+    from irp.plan.loader import plan_for
 
     resume_overdue(now)
-    service.tick_clocks(None)
+    service.tick_clocks(None, plan_for)
 
 
 def watch_deadlines(

@@ -41,9 +41,6 @@ def start_deployment(
     Never falls back to a temporary Prefect server: with no API to reach it raises, and the
     incident waits as pending_dispatch.
     """
-    from irp.settings import configure_prefect
-
-    configure_prefect()
     api_url = api_url or prefect_api_url()
     if not api_url:
         raise IrpError("no Prefect API: set PREFECT_API_URL or run `irp up`")

@@ -20,10 +20,10 @@ from models.plan_drills import DrillScenario
 def drill_parameters(
     name: str, scenario: DrillScenario, plan_file: str | None = None
 ) -> dict[str, Any]:
-    """The flow parameters of one drill run: a report with the scenario's facts, drill mode."""
-    report = scenario.filed_report(name)
+    """The flow parameters of one drill run: an intake with the scenario's facts, drill mode."""
+    intake = scenario.filed_intake(name)
     return {
-        "report": report.model_dump(mode="json", exclude_defaults=True),
+        "intake": intake.model_dump(mode="json", exclude_defaults=True),
         "drill": True,
         "auto_approve": scenario.auto_approve,
         "plan_file": plan_file,

@@ -1,9 +1,9 @@
 """The Prefect UI's custom-run form of an incident deployment: what a reporter fills in.
 
-A flow's generated form shows every parameter: the report behind an optional toggle (its type
-is `Report | None`, for runs that continue an incident opened from an alert) and the drill
+A flow's generated form shows every parameter: the intake behind an optional toggle (its type
+is `Intake | None`, for runs that continue an incident opened from an alert) and the drill
 knobs (faults, shortfall, plan_file, notify_url...). The incident deployments show only the
-report, its fields at once and the required ones marked. Parameters a form does not show are
+intake, its fields at once and the required ones marked. Parameters a form does not show are
 still accepted from the API: alert dispatch passes `incident_id` alone. Drill deployments keep the
 flow's whole form, knobs included.
 """
@@ -17,27 +17,27 @@ from prefect.utilities.callables import ParameterSchema
 if TYPE_CHECKING:
     from prefect.deployments.runner import RunnerDeployment
 
-REPORT_DESCRIPTION = (
+INTAKE_DESCRIPTION = (
     "What the reporter states (PLAN 4.1); a new incident needs at least the summary and the "
     "reporter. The plan grades it and asks the leadership group to activate the response."
 )
 
 
-def reporter_form(schema: ParameterSchema) -> ParameterSchema:
-    """The flow's parameter schema cut down to the report, its required fields marked.
+def intake_form(schema: ParameterSchema) -> ParameterSchema:
+    """The flow's parameter schema cut down to the intake, its required fields marked.
 
-    The report is not required at the root: the server checks every run against this schema,
-    and a run by `incident_id` alone (alert dispatch) has none. A report given is checked
+    The intake is not required at the root: the server checks every run against this schema,
+    and a run by `incident_id` alone (alert dispatch) has none. An intake given is checked
     whole, so the form cannot start a run without a summary and a reporter."""
-    report: dict[str, Any] = dict(schema.properties["report"])
-    options = report.pop("anyOf", [])
-    report.update(next((o for o in options if "$ref" in o), {}))
-    report.pop("default", None)
-    report |= {"title": "Report", "description": REPORT_DESCRIPTION, "position": 0}
+    intake: dict[str, Any] = dict(schema.properties["intake"])
+    options = intake.pop("anyOf", [])
+    intake.update(next((o for o in options if "$ref" in o), {}))
+    intake.pop("default", None)
+    intake |= {"title": "Intake", "description": INTAKE_DESCRIPTION, "position": 0}
     return ParameterSchema(
         title=schema.title,
         type=schema.type,
-        properties={"report": report},
+        properties={"intake": intake},
         definitions={name: _in_order(d) for name, d in schema.definitions.items()},
     )
 
@@ -61,8 +61,8 @@ def _not_null(spec: dict[str, Any]) -> dict[str, Any]:
     return {**flat, **kept[0]}
 
 
-def with_reporter_form(deployment: RunnerDeployment) -> RunnerDeployment:
+def with_intake_form(deployment: RunnerDeployment) -> RunnerDeployment:
     """An incident deployment with the reporter's form (Prefect's own `prefect deploy` sets
     the schema the same way: the attribute has no public setter)."""
-    deployment._parameter_openapi_schema = reporter_form(deployment._parameter_openapi_schema)
+    deployment._parameter_openapi_schema = intake_form(deployment._parameter_openapi_schema)
     return deployment

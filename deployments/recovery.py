@@ -297,11 +297,9 @@ def _start_again(
 
 @contextmanager
 def prefect_api() -> Iterator[str]:
-    """The Prefect API of the running stack (or PREFECT_API_URL) for a shell command; an
-    unreachable one is an IrpError, never a traceback or a temporary server."""
-    from irp.settings import configure_prefect
-
-    configure_prefect()
+    """The Prefect API this shell command points at (PREFECT_API_URL, or the running stack's
+    after `point_prefect_at_stack`); none or an unreachable one is an IrpError, never a
+    traceback or a temporary server."""
     url = os.environ.get("PREFECT_API_URL")
     if not url:
         raise IrpError("no Prefect API: start the stack with `irp up` (or set PREFECT_API_URL)")

@@ -17,13 +17,13 @@ from irp.errors import GateRefused, InvalidInput, IrpError, NotFound
 from irp.gates import service as gates
 from irp.gates.machine import ANSWERS, Answer, Decision
 from irp.incidents import service as incidents
-from irp.plan.loader import get_plan
-from irp.settings import configure_prefect, get_settings
+from irp.plan.loader import get_plan, plan_for
+from irp.settings import get_settings
 from models import Incident
 from models.enums import IncidentType, Priority
+from models.intake import INTAKE_MODELS
 from models.plan import Plan
 from models.plan_drills import DrillScenario
-from models.report import REPORT_MODELS
 
 if TYPE_CHECKING:
     from prefect import Flow
@@ -50,7 +50,6 @@ def run_drill(
     """Run a drill in this process (a plan scenario's, if named); return the incident id and
     the report path. `on_gate` hears, as each gate starts waiting for a person, the incident
     and how to answer it."""
-    configure_prefect()
     itype = IncidentType(incident_type)
     plan = get_plan(plan_file)  # a broken plan fails here with file:line messages, before Prefect
     if scenario is not None:  # the scheduled drill's parameters, run now with this call's options
@@ -59,22 +58,22 @@ def run_drill(
         params = drill_parameters(scenario, _scenario(plan, scenario, itype), plan_file)
         params["faults"] = {**params["faults"], **(faults or {})}
         if description:
-            params["report"]["description"] = description
+            params["intake"]["description"] = description
         params |= {"auto_approve": auto_approve, "notify_url": notify_url}
         return _run(itype, params, on_gate)
-    report_model = REPORT_MODELS[itype]
-    report = report_model.model_validate(
+    intake_model = INTAKE_MODELS[itype]
+    intake = intake_model.model_validate(
         {
             "summary": summary or f"Drill: {itype.value.replace('_', ' ')}",
             "reporter": reporter,
             "description": description,
-            **report_model.drill_facts,
+            **intake_model.drill_facts,
         }
     )
     return _run(
         itype,
         {
-            "report": report,
+            "intake": intake,
             "drill": True,
             "auto_approve": auto_approve,
             "plan_file": plan_file,
@@ -201,7 +200,6 @@ def answer_gate(
         raise
     if waiting.flow_run_id is None:
         raise IrpError(f"{incident_id}: no flow run is attached")
-    configure_prefect()
     from prefect.exceptions import FlowPauseTimeout, NotPausedError
     from prefect.flow_runs import resume_flow_run
 
@@ -236,7 +234,7 @@ def _admitted(incident_id: str, answer: Answer) -> tuple[str, gates.WaitingGate]
     judges the form's answer; GateRefused (recorded) otherwise."""
     with session_scope() as session:
         incident = incidents.get_incident(session, incident_id)
-        plan = get_plan(incident.options.get("plan_file"))
+        plan = plan_for(incident)
         round_, waiting = gates.waiting_round(session, plan, incident)
         role = gates.admit(session, plan, incident_id, round_, answer, requested_at=waiting.since)
     return role, waiting
@@ -247,13 +245,12 @@ def _show_refusal(incident_id: str, refused: GateRefused) -> None:
     looking at the UI sees it too (the run stays paused: nothing was resumed)."""
     with session_scope() as session:
         incident = incidents.get_incident(session, incident_id)
-        plan = get_plan(incident.options.get("plan_file"))
+        plan = plan_for(incident)
         refusal = gates.last_refusal(
             session, incident_id, gates.waiting_gate(session, incident).gate
         )
     if incident.flow_run_id is None or refusal is None:
         return
-    configure_prefect()
     import httpx
     from prefect.client.orchestration import get_client
     from prefect.exceptions import PrefectException

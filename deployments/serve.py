@@ -20,7 +20,7 @@ from datetime import timedelta
 from types import FrameType
 from typing import TYPE_CHECKING, cast
 
-from irp.settings import configure_prefect, get_settings
+from irp.settings import get_settings, point_prefect_at_stack
 
 if TYPE_CHECKING:
     from prefect.deployments.runner import RunnerDeployment
@@ -30,15 +30,15 @@ logger = logging.getLogger("irp.serve")
 
 
 def incident_deployments() -> list[RunnerDeployment]:
-    """One deployment per incident type; its custom-run form is the type's report."""
+    """One deployment per incident type; its custom-run form is the type's intake."""
     from prefect.deployments.runner import EntrypointType
 
-    from deployments.forms import with_reporter_form
+    from deployments.forms import with_intake_form
     from deployments.names import DEPLOYMENT
     from flows.registry import FLOWS
 
     return [
-        with_reporter_form(
+        with_intake_form(
             cast(
                 "RunnerDeployment",
                 flow.to_deployment(
@@ -144,7 +144,7 @@ def _quiet_stop_while_preparing() -> Iterator[None]:
 def main() -> None:
     """Serve until SIGTERM / Ctrl-C; runs that are waiting stay suspended in the database."""
     with _quiet_stop_while_preparing():
-        configure_prefect()
+        point_prefect_at_stack()
         from prefect import serve
 
         from deployments.deadlines import start_deadline_watch

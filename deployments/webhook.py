@@ -43,7 +43,7 @@ from irp.alerts.parsers import (
 from irp.alerts.storable import BodyError, RawBody, decode_form, decode_json
 from irp.db import get_engine, session_scope
 from irp.plan.loader import get_plan
-from irp.settings import Settings, configure_prefect, get_settings
+from irp.settings import Settings, database_url_in_use, get_settings, point_prefect_at_stack
 
 log = logging.getLogger("irp.webhook")
 
@@ -239,7 +239,7 @@ def create_app(
     """The webhook app; refuses (InvalidInput) to build without credentials unless a demo."""
     auth = webhook_auth(settings)
     rules = rules if rules is not None else get_plan(settings.plan_file).classification
-    db_url = settings.sqlalchemy_url
+    db_url = database_url_in_use(settings)
     get_engine(db_url)  # migrate now, not on the first alert
     dispatcher = Dispatcher(dispatch or start_deployment, db_url)
 
@@ -352,7 +352,7 @@ def serve_webhook(
     if local_demo:
         updates["webhook_local_demo"] = True
     settings = settings.model_copy(update=updates)
-    configure_prefect(settings)
+    point_prefect_at_stack(settings)
     app = create_app(settings)  # a demo on a non-loopback host is refused here
     uvicorn.run(
         app,

@@ -26,15 +26,15 @@ from irp.gates.machine import GateOutcome
 from irp.incidents import recovery, stages
 from irp.plan.loader import get_plan
 from models.enums import IncidentType, Stage
+from models.intake import IncidentIntake
 from models.plan import Plan
-from models.report import IncidentReport
 from tasks.cleanup import release_resources, require_evidence, undo_containment, verify_recovery
 from tasks.command import grade_incident, override_priority
 from tasks.common import untracked
 from tasks.drills import score_drill
+from tasks.intake import record_intake
 from tasks.logistics import reserve_resources
 from tasks.notify import announce, tick_clocks
-from tasks.report import record_report
 from tasks.reporting import publish_report, write_report
 from tasks.response import action_task, mark_contained, record_escalation, record_skipped
 
@@ -59,7 +59,7 @@ class Run:
 
 def run_incident(
     incident_type: IncidentType,
-    report: IncidentReport | None = None,
+    intake: IncidentIntake | None = None,
     *,
     incident_id: str | None = None,
     drill: bool = False,
@@ -75,7 +75,7 @@ def run_incident(
     options: dict[str, Any] = {"auto_approve": auto_approve, "plan_file": plan_file}
     if scenario is not None:
         options["scenario"] = scenario
-    incident_id = record_report(incident_type, report, incident_id, drill, options)
+    incident_id = record_intake(incident_type, intake, incident_id, drill, options)
     name_run(incident_id)
     run = Run(incident_id, plan, auto_approve, faults=dict(faults or {}), notify_url=notify_url)
     run.shortfall, run.drill, run.unanswered = dict(shortfall or {}), drill, unanswered
@@ -91,7 +91,9 @@ def run_incident(
         # The run fails (a re-run continues where it stopped), but the report shows
         # where the incident stands and what failed, so nobody waits for the re-run to read it.
         publish_report(
-            run.incident_id, write_report(run.incident_id, untracked(run.plan), close=False)
+            run.incident_id,
+            untracked(run.plan),
+            write_report(run.incident_id, untracked(run.plan), close=False),
         )
         if run.drill:
             score_drill(run.incident_id, untracked(run.plan))
@@ -186,7 +188,9 @@ def post_incident_report(run: Run) -> None:
     """PLAN 4.6: the report closes the incident; while people are told, the report is
     published as artifacts and a drill is scored."""
     path = write_report(run.incident_id, untracked(run.plan))
-    meanwhile: list[PrefectFuture[Any]] = [publish_report.submit(run.incident_id, path)]
+    meanwhile: list[PrefectFuture[Any]] = [
+        publish_report.submit(run.incident_id, untracked(run.plan), path)
+    ]
     if run.drill:
         meanwhile.append(score_drill.submit(run.incident_id, untracked(run.plan)))
     _announce_once(run, "closed")
@@ -209,7 +213,7 @@ def _stage(run: Run, stage: Stage, body: Callable[[Run], None], *, always: bool 
     label_process()
     body(run)
     stages.finish_stage(run.incident_id, stage)
-    tick_clocks(run.incident_id, run.notify_url)
+    tick_clocks(run.incident_id, run.plan, run.notify_url)
 
 
 def _settle(run: Run, gate: str, outcome: GateOutcome) -> None:

@@ -1,4 +1,4 @@
-"""Incident type -> its flow, built from one definition for every registered report model.
+"""Incident type -> its flow, built from one definition for every registered intake model.
 
 Prefect deploys a flow by module path, so each type keeps a one-line module
 (`flows/data_breach.py`: `data_breach = FLOWS[IncidentType.data_breach]`) that
@@ -15,18 +15,18 @@ from prefect import Flow, flow
 from flows.lifecycle import run_incident
 from flows.run_names import flow_run_name
 from models.enums import IncidentType
-from models.report import REPORT_MODELS, IncidentReport
+from models.intake import INTAKE_MODELS, IncidentIntake
 
 
 def incident_flow(incident_type: IncidentType) -> Flow[..., str]:
-    """The flow `data-breach` (etc.): its parameters are `run_incident`'s, with `report` typed as
-    the type's report model, so the run's parameters validate and its OpenAPI form shows that
+    """The flow `data-breach` (etc.): its parameters are `run_incident`'s, with `intake` typed as
+    the type's intake model, so the run's parameters validate and its OpenAPI form shows that
     model's fields."""
 
     def respond(*args: Any, **kwargs: Any) -> str:
         return run_incident(incident_type, *args, **kwargs)
 
-    signature = _flow_signature(REPORT_MODELS[incident_type])
+    signature = _flow_signature(INTAKE_MODELS[incident_type])
     respond.__signature__ = signature  # type: ignore[attr-defined]
     respond.__annotations__ = {p.name: p.annotation for p in signature.parameters.values()}
     respond.__annotations__["return"] = str
@@ -35,7 +35,7 @@ def incident_flow(incident_type: IncidentType) -> Flow[..., str]:
     what = incident_type.value.replace("_", " ")
     respond.__doc__ = (
         f"Respond to {'an' if what[0] in 'aeiou' else 'a'} {what}. "
-        "Give a new `report`, or the `incident_id` of an opened one."
+        "Give a new `intake`, or the `incident_id` of an opened one."
     )
     return flow(
         name=incident_type.cli_name,
@@ -45,12 +45,12 @@ def incident_flow(incident_type: IncidentType) -> Flow[..., str]:
     )(respond)
 
 
-def _flow_signature(report_model: type[IncidentReport]) -> inspect.Signature:
+def _flow_signature(intake_model: type[IncidentIntake]) -> inspect.Signature:
     """`run_incident`'s parameters after the incident type (which the flow stands for)."""
     signature = inspect.signature(run_incident, eval_str=True)
-    report, *options = list(signature.parameters.values())[1:]
-    report = report.replace(annotation=report_model | None)
-    return signature.replace(parameters=[report, *options], return_annotation=str)
+    intake, *options = list(signature.parameters.values())[1:]
+    intake = intake.replace(annotation=intake_model | None)
+    return signature.replace(parameters=[intake, *options], return_annotation=str)
 
 
 FLOWS: dict[IncidentType, Flow[..., str]] = {t: incident_flow(t) for t in IncidentType}

@@ -27,7 +27,7 @@ def incident_run_name(incident_id: str | None, summary: str, *, drill: bool) -> 
 
 def flow_run_name() -> str:
     """Prefect's `flow_run_name`, asked as a run starts: an alert's run knows its incident
-    already; a reported one is named after its report until the incident is recorded."""
+    already; a reported one is named after its intake until the incident is recorded."""
     context = FlowRunContext.get()
     if context is None or context.flow_run is None:
         return "incident"
@@ -39,8 +39,8 @@ def flow_run_name() -> str:
         incident = None
     if incident is not None:
         return incident_run_name(incident.id, incident.summary, drill=incident.drill)
-    report = params.get("report")
-    summary = getattr(report, "summary", None) or (context.flow.name if context.flow else "")
+    intake = params.get("intake")
+    summary = getattr(intake, "summary", None) or (context.flow.name if context.flow else "")
     return incident_run_name(None, str(summary), drill=bool(params.get("drill")))
 
 

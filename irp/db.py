@@ -13,7 +13,7 @@ from sqlalchemy import Engine, event, text
 from sqlmodel import Session, create_engine
 
 import models  # noqa: F401  (registers every table on SQLModel.metadata)
-from irp.settings import get_settings
+from irp.settings import database_url_in_use
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -64,7 +64,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 def get_engine(url: str | None = None) -> Engine:
     """The engine for `url` (default: settings), migrated to the latest schema once per process."""
-    url = url or get_settings().sqlalchemy_url
+    url = url or database_url_in_use()
     engine = _engine(url)
     if url not in _migrated:
         with _migrate_lock:

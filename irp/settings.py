@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, PrivateAttr, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 HEARTBEAT_S = 30
@@ -77,6 +77,7 @@ class Settings(BaseSettings):
     webhook_local_demo: bool = Field(
         default=False, description="Accept unauthenticated alerts (local demo only)."
     )
+    _decided_database_url: str | None = PrivateAttr(default=None)
 
     @cached_property
     def resolved_home(self) -> Path:
@@ -94,23 +95,32 @@ class Settings(BaseSettings):
     def prefect_home(self) -> Path:
         return self.resolved_home / "prefect"
 
-    @cached_property
-    def sqlalchemy_url(self) -> str:
-        """Decided once per process: a run never switches databases midway, even if a stack
-        starts or stops while it works (and every session no longer probes the stack file)."""
-        if self.database_url is not None:
-            return self.database_url.get_secret_value()
-        return running_stack_database_url(self) or f"sqlite:///{self.resolved_home / 'irp.db'}"
-
 
 @lru_cache
 def get_settings() -> Settings:
+    """Computed from `IRP_*` variables alone: reading it writes nothing and asks no server."""
     return Settings()
 
 
-def configure_prefect(settings: Settings | None = None) -> None:
-    """Before Prefect is imported: keep its state under IRP_HOME, stay offline, and talk to
-    the stack `irp up` started if it is running (else Prefect starts a temporary server)."""
+def database_url_in_use(settings: Settings | None = None) -> str:
+    """The database this process uses: IRP_DATABASE_URL, else the PostgreSQL of a running
+    `irp up`, else SQLite under home. Decided on the first call and kept with the settings: a
+    run never switches databases midway, even if a stack starts or stops while it works."""
+    settings = settings or get_settings()
+    if settings.database_url is not None:
+        return settings.database_url.get_secret_value()
+    if settings._decided_database_url is None:
+        settings._decided_database_url = (
+            running_stack_database_url(settings) or f"sqlite:///{settings.resolved_home / 'irp.db'}"
+        )
+    return settings._decided_database_url
+
+
+def point_prefect_at_stack(settings: Settings | None = None) -> None:
+    """Called once by each entry point (the CLI's Prefect commands, serve, the webhook) before
+    Prefect is imported: keep Prefect's state under IRP_HOME, stay offline, beat every 30 s,
+    and talk to the stack `irp up` started if it answers (else Prefect starts a temporary
+    server). Variables already set win."""
     settings = settings or get_settings()
     settings.prefect_home.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("PREFECT_HOME", str(settings.prefect_home))
@@ -149,13 +159,15 @@ def running_stack_database_url(settings: Settings) -> str | None:
 
 
 def running_stack_api_url(settings: Settings | None = None) -> str | None:
-    path = stack_file(settings)
+    """The Prefect API of a running `irp up` if it answers its health check (up to a second);
+    a stack whose process is gone is not asked."""
+    api_url = (running_stack(settings or get_settings()) or {}).get("api_url")
+    if not api_url:
+        return None
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        api_url = str(data["api_url"])
         with urllib.request.urlopen(f"{api_url}/health", timeout=1) as response:  # noqa: S310
-            return api_url if response.status == 200 else None
-    except (OSError, ValueError, KeyError):
+            return str(api_url) if response.status == 200 else None
+    except (OSError, ValueError):
         return None
 
 
@@ -172,28 +184,26 @@ class Whereabouts:
     database_from_stack: bool
     stack_running: bool
     prefect_api_url: str | None
-    """The Prefect API a command would use; None: Prefect would start a temporary server."""
+    """The Prefect API a command would use (after `point_prefect_at_stack`); None: Prefect
+    would start a temporary server."""
     prefect_api_from_env: bool
 
 
-def whereabouts(settings: Settings | None = None, *, prefect: bool = False) -> Whereabouts:
-    """Read-only: where this process's state is. `prefect` also asks whether the stack's
-    Prefect API answers (up to a second), else only whether its process lives."""
+def whereabouts(settings: Settings | None = None) -> Whereabouts:
+    """Where this process's state is: the database it decided on, whether the stack's process
+    lives, and the Prefect API this process points at. Asks no server."""
     settings = settings or get_settings()
     stack = running_stack(settings)
     stack_db = stack.get("irp_database_url") if stack and settings.database_url is None else None
-    api_url = os.environ.get("PREFECT_API_URL")
-    if prefect and api_url is None:
-        api_url = running_stack_api_url(settings)
     return Whereabouts(
         home=settings.resolved_home,
         home_from_env="IRP_HOME" in os.environ,
         home_exists=settings.resolved_home.is_dir(),
-        database=_without_password(settings.sqlalchemy_url),
+        database=_without_password(database_url_in_use(settings)),
         database_from_env=settings.database_url is not None,
         database_from_stack=bool(stack_db),
         stack_running=stack is not None,
-        prefect_api_url=api_url,
+        prefect_api_url=os.environ.get("PREFECT_API_URL"),
         prefect_api_from_env="PREFECT_API_URL" in os.environ,
     )
 

@@ -24,8 +24,8 @@ connection = context.config.attributes.get("connection")
 if connection is not None:
     _run(connection)
 else:
-    from irp.settings import get_settings
+    from irp.settings import database_url_in_use
 
-    engine = create_engine(get_settings().sqlalchemy_url)
+    engine = create_engine(database_url_in_use())
     with engine.begin() as conn:
         _run(conn)

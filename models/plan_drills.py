@@ -12,7 +12,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from models.enums import IncidentType, Stage
-from models.report import REPORT_MODELS, IncidentReport
+from models.intake import INTAKE_MODELS, IncidentIntake
 
 
 class _Strict(BaseModel):
@@ -70,7 +70,7 @@ class DrillScenario(_Strict):
         default=None, gt=0, description="Run every N seconds instead of cron (demos, tests)."
     )
     report: dict[str, Any] = Field(
-        default_factory=dict, description="Report facts (the type's report fields)."
+        default_factory=dict, description="Intake facts (the type's intake fields)."
     )
     auto_approve: bool = Field(
         default=True, description="The drill policy answers gates; false: people answer them."
@@ -104,8 +104,8 @@ class DrillScenario(_Strict):
             raise ValueError("give cron or interval_s, not both")
         return self
 
-    def filed_report(self, name: str) -> IncidentReport:
-        """The report the drill named `name` files: the scenario's facts, marked as a drill."""
+    def filed_intake(self, name: str) -> IncidentIntake:
+        """The intake the drill named `name` files: the scenario's facts, marked as a drill."""
         fields = {
             "summary": f"Drill {name}: {self.title}",
             "reporter": "drill scheduler",
@@ -114,7 +114,7 @@ class DrillScenario(_Strict):
         }
         if self.subtype is not None:
             fields.setdefault("subtype", self.subtype)
-        return REPORT_MODELS[self.incident_type].model_validate(fields)
+        return INTAKE_MODELS[self.incident_type].model_validate(fields)
 
 
 def _default_scenarios() -> dict[str, DrillScenario]:

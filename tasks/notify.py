@@ -55,8 +55,8 @@ def notify_task(
 
 
 @task(name="tick-clocks", retries=2, retry_delay_seconds=[0.5, 2], cache_policy=NO_CACHE)
-def tick_clocks_task(incident_id: str | None, notify_url: str | None) -> int:
-    return service.tick_clocks(incident_id, notify_url=notify_url)
+def tick_clocks_task(incident_id: str, plan: Plan, notify_url: str | None) -> int:
+    return service.tick_clocks(incident_id, lambda _: plan, notify_url=notify_url)
 
 
 def announce(
@@ -107,9 +107,10 @@ def announce_gate(
     )
 
 
-def tick_clocks(incident_id: str, notify_url: str | None = None) -> None:
-    """Check the incident's clocks at a stage boundary; a failure is logged, never raised."""
+def tick_clocks(incident_id: str, plan: Plan, notify_url: str | None = None) -> None:
+    """Check the incident's clocks at a stage boundary under the run's plan; a failure is
+    logged, never raised."""
     try:
-        tick_clocks_task.fn(incident_id, _notify_url(notify_url))
+        tick_clocks_task.fn(incident_id, plan, _notify_url(notify_url))
     except Exception as exc:
         get_run_logger().warning("clock check for %s failed: %s", incident_id, exc)

@@ -14,7 +14,6 @@ from irp.errors import ReportNotWritten
 from irp.incidents import service as incidents
 from irp.incidents import timeline
 from irp.notify import clocks
-from irp.plan.loader import get_plan
 from irp.redact import plan_redactor
 from irp.settings import get_settings
 from models.enums import IncidentStatus, Stage
@@ -80,13 +79,12 @@ def _report_failed(incident_id: str, why: str) -> None:
 
 
 @task(name="publish-report", **DB_TASK)
-def publish_report(incident_id: str, markdown_path: str) -> None:
+def publish_report(incident_id: str, plan: Plan, markdown_path: str) -> None:
     """The written report as Prefect artifacts: its Markdown and a table of the measures taken.
     A task of its own, so it runs while people are told and a failed upload retries alone."""
     from irp.reporting import report as reporting
 
     with session_scope() as session:
-        incident = incidents.get_incident(session, incident_id)
         measures = reporting.measures_frame(session, incident_id)
     key = incident_id.lower()
     publish(
@@ -97,5 +95,5 @@ def publish_report(incident_id: str, markdown_path: str) -> None:
             ),
             f"{key}-measures": ("Measures taken", measures),
         },
-        plan_redactor(get_plan(incident.options.get("plan_file"))),
+        plan_redactor(plan),
     )

@@ -9,10 +9,10 @@ import yaml
 
 from irp.plan.loader import DEFAULT_PLAN_FILE
 from models.enums import IncidentType
-from models.report import REPORT_MODELS, IncidentReport
+from models.intake import INTAKE_MODELS, IncidentIntake
 
 
-def make_report(incident_type: IncidentType, **overrides: Any) -> IncidentReport:
+def make_intake(incident_type: IncidentType, **overrides: Any) -> IncidentIntake:
     fields: dict[str, Any] = {
         "summary": f"Test {incident_type.value}",
         "reporter": "on-call engineer",
@@ -20,7 +20,7 @@ def make_report(incident_type: IncidentType, **overrides: Any) -> IncidentReport
     if incident_type == IncidentType.insider_threat:
         fields["account"] = "emp-1024"
     fields.update(overrides)
-    return REPORT_MODELS[incident_type](**fields)
+    return INTAKE_MODELS[incident_type](**fields)
 
 
 def plan_data() -> dict[str, Any]:

@@ -28,7 +28,7 @@ from irp.incidents import timeline
 from models import Alert, Incident, OpenIncidentGroup
 from models.base import utcnow
 from models.enums import IncidentStatus, IncidentType
-from models.report import IncidentReport
+from models.intake import IncidentIntake
 
 ENDED = (IncidentStatus.closed, IncidentStatus.rejected, IncidentStatus.stopped)
 CLAIM_ATTEMPTS = 5
@@ -288,10 +288,10 @@ def _incident_for(
     raise RuntimeError(f"could not settle alert group {key!r}")  # pragma: no cover
 
 
-def _report(alert: ParsedAlert) -> IncidentReport:
+def _intake(alert: ParsedAlert) -> IncidentIntake:
     summary = alert.summary if len(alert.summary.strip()) >= 3 else f"Alert: {alert.name}"
     detected = alert.starts_at or utcnow()
-    return IncidentReport(
+    return IncidentIntake(
         summary=summary[:500],
         reporter=alert.source,
         description=alert.annotations.get("description", "")[:20_000],
@@ -303,8 +303,8 @@ def _report(alert: ParsedAlert) -> IncidentReport:
 
 
 def open_from_alert(session: Session, alert: ParsedAlert, found: Classification) -> Incident:
-    """A new incident waiting for dispatch, its report built from the alert."""
-    report = _report(alert).model_copy(update={"subtype": found.subtype})
+    """A new incident waiting for dispatch, its intake built from the alert."""
+    intake = _intake(alert).model_copy(update={"subtype": found.subtype})
     hint = found.priority.value if found.priority else None
     alert_facts = {
         "source": alert.source,
@@ -317,7 +317,7 @@ def open_from_alert(session: Session, alert: ParsedAlert, found: Classification)
     incident = incidents.open_incident(
         session,
         found.incident_type,
-        report,
+        intake,
         options={"priority_hint": hint, "alert_source": alert.source, "rule": found.rule},
         dedup_key=f"alert:{alert.dedup_key}",
         status=IncidentStatus.pending_dispatch,

@@ -16,7 +16,8 @@ from irp.cli.audit import audit_app
 from irp.cli.notify import register as register_notify
 from irp.cli.where import say_where
 from irp.errors import InvalidInput, IrpError, PlanError
-from models.report import REPORT_MODELS
+from irp.settings import point_prefect_at_stack
+from models.intake import INTAKE_MODELS
 
 app = typer.Typer(
     help="irp: the incident response plan, executable.",
@@ -37,7 +38,7 @@ app.add_typer(audit_app, name="audit")
 app.command("webhook")(cli_alerts.webhook)
 app.command("up")(cli_up.up)
 
-INCIDENT_TYPES = [t.cli_name for t in REPORT_MODELS]
+INCIDENT_TYPES = [t.cli_name for t in INTAKE_MODELS]
 
 
 def _echo_json(data: Any) -> None:
@@ -82,6 +83,7 @@ def drill(
 
     if incident_type not in INCIDENT_TYPES:
         raise InvalidInput(f"TYPE: {incident_type!r} is not one of {', '.join(INCIDENT_TYPES)}")
+    point_prefect_at_stack()
     say_where(prefect=True)
     incident_id, report_path = run_drill(
         incident_type.replace("-", "_"),
@@ -112,6 +114,7 @@ def incidents_list(
     from deployments.recovery import run_column
     from irp.cli import text
 
+    point_prefect_at_stack()
     rows = text.incident_rows()
     runs = run_column(rows)
     for row in rows:
@@ -122,23 +125,7 @@ def incidents_list(
     if not rows:
         typer.echo("no incidents")
         return
-    typer.echo(
-        text.text_table(
-            rows,
-            [
-                "id",
-                "type",
-                "subtype",
-                "priority",
-                "national_grade",
-                "status",
-                "stage",
-                "drill",
-                "detected_at",
-                "run",
-            ],
-        )
-    )
+    typer.echo(text.incident_table(rows))
 
 
 @incidents_app.command("recover")
@@ -149,6 +136,7 @@ def incidents_recover(
     stands. With ID, also a run that failed by its own error or was cancelled."""
     from deployments.recovery import prefect_api, recover
 
+    point_prefect_at_stack()
     with prefect_api():
         outcomes = recover(incident_id, by="cli", include_stopped=incident_id is not None)
     shown = [o for o in outcomes if incident_id is not None or o.action != "alive"]
@@ -201,6 +189,7 @@ def approve(
 
     if not by:
         raise InvalidInput("--by: say who decides (role id or name)")
+    point_prefect_at_stack()
     say_where(prefect=True)
     gate = answer_gate(
         incident_id, decision=decision, approver=by, comment=comment, priority=priority

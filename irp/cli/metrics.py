@@ -11,6 +11,7 @@ import typer
 
 from irp.cli.where import say_where
 from irp.errors import InvalidInput, IrpError
+from irp.settings import point_prefect_at_stack
 
 drills_app = typer.Typer(
     help="Drill schedules, records and the audit for auditors.", no_args_is_help=True
@@ -33,6 +34,8 @@ def metrics(
 
     if fmt not in FORMATS:
         raise InvalidInput(f"--format: {fmt!r} is not one of {', '.join(FORMATS)}")
+    if artifact:
+        point_prefect_at_stack()
     say_where(prefect=artifact)
     result = service.collect(get_engine(), include_drills=include_drills)
     typer.echo(service.render(result, fmt), nl=False)
@@ -42,9 +45,6 @@ def metrics(
     if png is not None:
         typer.echo(f"wrote {service.chart(result, png)}", err=True)
     if artifact:
-        from irp.settings import configure_prefect
-
-        configure_prefect()
         from tasks.metrics import publish_metrics
 
         typer.echo(f"artifact: {publish_metrics(result)}", err=True)

@@ -117,9 +117,10 @@ def clocks_remind(
 ) -> None:
     """Send every due clock reminder now (for cron or the stack to call periodically)."""
     from irp.notify import service
+    from irp.plan.loader import plan_for
 
     say_where()
-    sent = service.tick_clocks(incident)
+    sent = service.tick_clocks(incident, plan_for)
     typer.echo(f"{sent} reminder(s) sent")
 
 

@@ -14,7 +14,7 @@ from irp.gates import service as gates
 from irp.incidents import service as incidents
 from irp.incidents import timeline
 from irp.notify import clocks
-from irp.plan.loader import get_plan
+from irp.plan.loader import plan_for
 from irp.redact import Redactor, plan_redactor
 from irp.reporting import report as reporting
 from irp.response import actions, custody, logistics
@@ -35,7 +35,7 @@ def incident_rows(limit: int = 200) -> list[dict[str, Any]]:
 
 def _redactor(incident: Incident) -> Redactor:
     """The masks of the plan the incident runs under."""
-    return plan_redactor(get_plan(incident.options.get("plan_file")))
+    return plan_redactor(plan_for(incident))
 
 
 def incident_detail(incident_id: str) -> dict[str, Any]:
@@ -93,21 +93,26 @@ def text_table(rows: list[dict[str, Any]], columns: list[str]) -> str:
     return "\n".join(lines)
 
 
+SUMMARY_COLUMNS = (
+    "id",
+    "type",
+    "subtype",
+    "priority",
+    "national_grade",
+    "status",
+    "stage",
+    "drill",
+)
+"""An incident at a glance: the columns of the list and the head of the detail."""
+
+
+def incident_table(rows: list[dict[str, Any]]) -> str:
+    """`irp incidents list`: one line per incident, with whether its run is alive."""
+    return text_table(rows, [*SUMMARY_COLUMNS, "detected_at", "run"])
+
+
 def detail_text(detail: dict[str, Any]) -> str:
-    head = [
-        "id",
-        "type",
-        "subtype",
-        "priority",
-        "national_grade",
-        "status",
-        "stage",
-        "drill",
-        "commander",
-        "detected_at",
-        "closed_at",
-        "report",
-    ]
+    head = [*SUMMARY_COLUMNS, "commander", "detected_at", "closed_at", "report"]
     lines = [f"{k:>15}: {detail.get(k)}" for k in head]
     lines += ["\nregulatory clocks:"] + [f"  {clocks.describe(c)}" for c in detail["clocks"]]
     lines.append("\ntimeline:")
@@ -122,7 +127,7 @@ def rewrite_report(incident_id: str) -> list[Path]:
     """Write the report again from the database (also the retry after a failed write)."""
     with session_scope() as session:
         incident = incidents.get_incident(session, incident_id)
-        plan = get_plan(incident.options.get("plan_file"))
+        plan = plan_for(incident)
         report = reporting.build_report(session, plan, incident, get_settings().reports_dir)
         timeline.record(
             session,

@@ -23,7 +23,7 @@ from typing import Annotated
 import httpx
 import typer
 
-from irp.settings import Settings, get_settings, stack_file
+from irp.settings import Settings, database_url_in_use, get_settings, stack_file
 from irp.stack import Stack, StackConfig, StopRequested, check_port_free
 from irp.stack.processes import Child
 
@@ -108,7 +108,7 @@ def _migrate(db_url: str | None) -> None:
     """Create or upgrade irp's schema once, before several processes open it."""
     from irp import db
 
-    db.get_engine(db_url or get_settings().sqlalchemy_url)
+    db.get_engine(db_url or database_url_in_use())
 
 
 def deployments_polled(api_url: str) -> Callable[[Child], bool]:
@@ -116,9 +116,9 @@ def deployments_polled(api_url: str) -> Callable[[Child], bool]:
     for work. (Registered deployments outlive serve: only a poll after this child started says
     it serves them.)"""
     from deployments.names import DEPLOYMENT
-    from models.report import REPORT_MODELS
+    from models.intake import INTAKE_MODELS
 
-    count = len(REPORT_MODELS)
+    count = len(INTAKE_MODELS)
     body = {"deployments": {"name": {"any_": [DEPLOYMENT]}}}
 
     def ready(child: Child) -> bool:

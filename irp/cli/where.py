@@ -10,8 +10,9 @@ from irp.settings import Whereabouts, whereabouts
 
 
 def say_where(*, prefect: bool = False) -> None:
-    """Print where this command's state is; `prefect`: the command also talks to Prefect."""
-    typer.echo(where_line(whereabouts(prefect=prefect), prefect=prefect), err=True)
+    """Print where this command's state is; `prefect`: the command also talks to Prefect
+    (at the API `point_prefect_at_stack` chose)."""
+    typer.echo(where_line(whereabouts(), prefect=prefect), err=True)
 
 
 def where_line(where: Whereabouts, *, prefect: bool) -> str:

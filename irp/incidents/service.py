@@ -12,7 +12,7 @@ from irp.incidents import timeline
 from models import Incident, TimelineEvent
 from models.base import utcnow
 from models.enums import IncidentStatus, IncidentType, Stage
-from models.report import IncidentReport
+from models.intake import IncidentIntake
 
 MILESTONES = ("reported", "activated", "contained", "resolved", "closed")
 
@@ -20,31 +20,31 @@ MILESTONES = ("reported", "activated", "contained", "resolved", "closed")
 def open_incident(
     session: Session,
     incident_type: IncidentType,
-    report: IncidentReport,
+    intake: IncidentIntake,
     *,
     drill: bool = False,
     options: dict[str, Any] | None = None,
     dedup_key: str | None = None,
     status: IncidentStatus = IncidentStatus.open,
 ) -> Incident:
-    """Record a report (PLAN 4.1): type, times, reporter, scope; facts keep the rest."""
+    """Record an intake (PLAN 4.1: the report): type, times, reporter, scope; facts keep the rest."""
     now = utcnow()
-    facts = report.model_dump(mode="json", exclude={"summary", "reporter", "description"})
+    facts = intake.model_dump(mode="json", exclude={"summary", "reporter", "description"})
     incident = Incident(
         type=incident_type,
-        subtype=report.subtype,
-        summary=report.summary,
-        reporter=report.reporter,
-        description=report.description,
-        service=report.service,
+        subtype=intake.subtype,
+        summary=intake.summary,
+        reporter=intake.reporter,
+        description=intake.description,
+        service=intake.service,
         drill=drill,
         status=status,
         facts=facts,
-        scope=report.scope(),
+        scope=intake.scope(),
         options=options or {},
         dedup_key=dedup_key,
-        occurred_at=report.occurred_at,
-        detected_at=report.detected_at or now,
+        occurred_at=intake.occurred_at,
+        detected_at=intake.detected_at or now,
         reported_at=now,
     )
     session.add(incident)
@@ -54,9 +54,9 @@ def open_incident(
         incident.id,
         Stage.report,
         "reported",
-        f"{'Drill: ' if drill else ''}{incident_type.value} reported by {report.reporter}: "
-        f"{report.summary}",
-        actor=report.reporter,
+        f"{'Drill: ' if drill else ''}{incident_type.value} reported by {intake.reporter}: "
+        f"{intake.summary}",
+        actor=intake.reporter,
         data={"scope": incident.scope, "detected_at": incident.detected_at.isoformat()},
     )
     return incident

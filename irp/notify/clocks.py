@@ -8,6 +8,7 @@ notification as sent. Every function takes `now` so tests drive time instead of 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -18,7 +19,6 @@ from irp.errors import InvalidInput, NotFound
 from irp.incidents import service as incidents
 from irp.incidents import timeline
 from irp.incidents.grading import derive_facts
-from irp.plan.loader import get_plan
 from models import Incident
 from models.base import utcnow
 from models.clock import RegulatoryClock
@@ -27,6 +27,8 @@ from models.plan import Plan
 from models.plan_notify import ClockRule
 
 ClockStatus = Literal["running", "met", "missed"]
+PlanOf = Callable[[Incident], Plan]
+"""The plan an incident runs under: its flow's own, or `plan_for` outside the flow."""
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,8 @@ class Reminder:
     share: float
     deadline_at: datetime
     remind: tuple[str, ...]
+    shares: tuple[float, ...]
+    """Every reminder share of the rule: the ones up to `share` are done once this is sent."""
 
 
 def clock_facts(incident: Incident, plan: Plan) -> dict[str, Any]:
@@ -126,7 +130,7 @@ def status(clock: RegulatoryClock, now: datetime | None = None) -> ClockStatus:
 
 
 def due_reminders(
-    session: Session, now: datetime | None = None, incident_id: str | None = None
+    session: Session, plan_of: PlanOf, now: datetime | None = None, incident_id: str | None = None
 ) -> list[Reminder]:
     """One reminder per unstopped clock: the highest share of its window already passed and
     not yet reminded (a late check does not send the 50 % reminder after the 90 % one)."""
@@ -136,7 +140,8 @@ def due_reminders(
         query = query.where(RegulatoryClock.incident_id == incident_id)
     found: list[Reminder] = []
     for clock in session.exec(query):
-        plan_shares, remind = _rule_reminders(session, clock)
+        incident = incidents.get_incident(session, clock.incident_id)
+        plan_shares, remind = _rule_reminders(plan_of(incident), clock.rule)
         window = clock.deadline_at - clock.started_at
         due = [
             s
@@ -146,7 +151,13 @@ def due_reminders(
         if due and clock.id is not None:
             found.append(
                 Reminder(
-                    clock.id, clock.incident_id, clock.rule, max(due), clock.deadline_at, remind
+                    clock.id,
+                    clock.incident_id,
+                    clock.rule,
+                    max(due),
+                    clock.deadline_at,
+                    remind,
+                    tuple(plan_shares),
                 )
             )
     return found
@@ -157,8 +168,7 @@ def mark_reminded(session: Session, reminder: Reminder) -> None:
     clock = session.get(RegulatoryClock, reminder.clock_id)
     if clock is None:
         return
-    shares, _ = _rule_reminders(session, clock)
-    done = set(clock.reminders_sent) | {s for s in shares if s <= reminder.share}
+    done = set(clock.reminders_sent) | {s for s in reminder.shares if s <= reminder.share}
     clock.reminders_sent = sorted(done)
     session.add(clock)
 
@@ -274,13 +284,9 @@ def grade_label(grade: NationalGrade | None) -> str:
     return grade.value if grade is not None else "not graded yet"
 
 
-def _rule_reminders(
-    session: Session, clock: RegulatoryClock
-) -> tuple[list[float], tuple[str, ...]]:
+def _rule_reminders(plan: Plan, rule_name: str) -> tuple[list[float], tuple[str, ...]]:
     """Reminder shares and audiences from the incident's plan; DOMAIN.md defaults otherwise."""
-    incident = session.get(Incident, clock.incident_id)
-    plan_file = incident.options.get("plan_file") if incident is not None else None
-    rule = get_plan(plan_file).notifications.clocks.get(clock.rule)
+    rule = plan.notifications.clocks.get(rule_name)
     if rule is None:
         return [0.5, 0.9, 1.0], ("legal", "leadership")
     return sorted(rule.reminders_at), tuple(rule.remind)

@@ -26,7 +26,7 @@ from irp.incidents import timeline
 from irp.notify import clocks, routing
 from irp.notify.delivery import Attempt, DeliveryResult, deliver
 from irp.notify.templates import MessageContext, render
-from irp.plan.loader import get_plan
+from irp.plan.loader import get_plan, plan_for
 from irp.redact import RedactingFilter, Redactor
 from irp.response import actions
 from models import Incident, Notification
@@ -40,10 +40,6 @@ log.addFilter(RedactingFilter())
 Sleep = Callable[[float], None]
 Clock = Callable[[], datetime]
 SENT, FAILED, PENDING, SUPPRESSED, UNROUTED = "sent", "failed", "pending", "suppressed", "unrouted"
-
-
-def plan_for(incident: Incident) -> Plan:
-    return get_plan(incident.options.get("plan_file"))
 
 
 def redactor_for(plan: Plan) -> Redactor:
@@ -66,7 +62,7 @@ def notify(
     incident_id: str,
     event: str,
     *,
-    plan: Plan | None = None,
+    plan: Plan,
     notify_url: str | None = None,
     extra: dict[str, Any] | None = None,
     audiences: Iterable[str] = (),
@@ -97,7 +93,7 @@ def notify(
 def _prepare(
     incident_id: str,
     event: str,
-    plan: Plan | None,
+    plan: Plan,
     notify_url: str | None,
     extra: dict[str, Any],
     audiences: tuple[str, ...],
@@ -106,7 +102,6 @@ def _prepare(
     deliveries happen after it commits."""
     with session_scope() as session:
         incident = incidents.get_incident(session, incident_id)
-        plan = plan or plan_for(incident)
         clocks.start_clocks(session, incident, plan)
         if not plan.notifications.enabled:
             return None
@@ -301,7 +296,8 @@ def resend(
 
 
 def tick_clocks(
-    incident_id: str | None = None,
+    incident_id: str | None,
+    plan_of: clocks.PlanOf,
     *,
     notify_url: str | None = None,
     sleep: Sleep = time.sleep,
@@ -316,12 +312,16 @@ def tick_clocks(
     with session_scope() as session:
         if incident_id is not None:
             incident = incidents.get_incident(session, incident_id)
-            clocks.start_clocks(session, incident, plan_for(incident))
-        due = clocks.due_reminders(session, clock(), incident_id)
+            clocks.start_clocks(session, incident, plan_of(incident))
+        due = clocks.due_reminders(session, plan_of, clock(), incident_id)
+        plans = {
+            r.incident_id: plan_of(incidents.get_incident(session, r.incident_id)) for r in due
+        }
     for reminder in due:
         notify(
             reminder.incident_id,
             "clock_reminder",
+            plan=plans[reminder.incident_id],
             notify_url=notify_url,
             extra={
                 "rule": reminder.rule,

@@ -47,7 +47,7 @@ def drill_reference_errors(plan: Plan) -> list[tuple[Loc, str]]:
                 if gate not in gates:
                     problems.append(((*base, "targets", "gates", gate), f"unknown gate {gate!r}"))
         try:
-            spec.filed_report(name)
+            spec.filed_intake(name)
         except ValidationError as exc:
             for error in exc.errors():
                 field = ".".join(str(p) for p in error["loc"])

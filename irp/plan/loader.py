@@ -14,6 +14,7 @@ from irp.errors import PlanError
 from irp.plan.drill_refs import drill_reference_errors
 from irp.plan.notify_refs import notify_reference_errors
 from models.enums import IncidentType
+from models.incident import Incident
 from models.plan import LIVE_EXECUTORS, Plan
 
 DEFAULT_PLAN_FILE = Path(__file__).with_name("default_plan.yaml")
@@ -155,6 +156,12 @@ def get_plan(path: Path | str | None = None) -> Plan:
 
     path = path or get_settings().plan_file
     return _cached_plan(str(Path(path).resolve()) if path else str(DEFAULT_PLAN_FILE))
+
+
+def plan_for(incident: Incident) -> Plan:
+    """The plan the incident was opened with, for code outside its flow (the CLI, the deadline
+    watch). Inside the flow the run's own plan, perhaps adjusted for a drill, is passed down."""
+    return get_plan(incident.options.get("plan_file"))
 
 
 def reference_errors(plan: Plan) -> list[tuple[Loc, str]]:

@@ -84,35 +84,50 @@ def _run_row(session: Session, incident_id: str, spec: ActionSpec, executor: str
 
 
 def record_success(session: Session, run: ActionRun, result: dict[str, Any]) -> None:
-    run.status = ActionStatus.succeeded
     run.result = result
     run.last_error = None
-    run.finished_at = utcnow()
-    session.add(run)
-    timeline.record(
+    _finish(
         session,
-        run.incident_id,
-        Stage.response,
+        run,
+        ActionStatus.succeeded,
         "action_succeeded",
         f"{run.title}: done (attempt {run.attempts})",
-        actor=run.group,
-        data={"action": run.action, "attempt": run.attempts, "executor": run.executor},
+        {"executor": run.executor},
     )
 
 
 def record_failure(session: Session, run: ActionRun, error: str) -> None:
-    run.status = ActionStatus.failed
     run.last_error = error
+    _finish(
+        session,
+        run,
+        ActionStatus.failed,
+        "action_attempt_failed",
+        f"{run.title}: attempt {run.attempts} failed: {error}",
+        {"error": error},
+    )
+
+
+def _finish(
+    session: Session,
+    run: ActionRun,
+    status: ActionStatus,
+    kind: str,
+    message: str,
+    data: dict[str, Any],
+) -> None:
+    """End this attempt and put it on the timeline, as done by the action's group."""
+    run.status = status
     run.finished_at = utcnow()
     session.add(run)
     timeline.record(
         session,
         run.incident_id,
         Stage.response,
-        "action_attempt_failed",
-        f"{run.title}: attempt {run.attempts} failed: {error}",
+        kind,
+        message,
         actor=run.group,
-        data={"action": run.action, "attempt": run.attempts, "error": error},
+        data={"action": run.action, "attempt": run.attempts, **data},
     )
 
 

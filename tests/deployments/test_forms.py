@@ -1,5 +1,5 @@
 """The custom-run forms as the Prefect server holds them: incident deployments ask for the
-report (required, no toggle, no internal knobs); drill deployments keep their knobs."""
+intake (required, no toggle, no internal knobs); drill deployments keep their knobs."""
 
 from __future__ import annotations
 
@@ -34,14 +34,14 @@ def schema_of(api: str, deployment_id: UUID) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("itype", list(IncidentType), ids=lambda t: t.cli_name)
-def test_incident_deployments_ask_for_the_report_and_nothing_else(
+def test_incident_deployments_ask_for_the_intake_and_nothing_else(
     prefect_api: str, registered: dict[str, UUID], itype: IncidentType
 ) -> None:
     schema = schema_of(prefect_api, registered[f"{itype.cli_name}/irp"])
-    assert list(schema["properties"]) == ["report"]
-    report = schema["properties"]["report"]
-    assert "anyOf" not in report and "default" not in report  # no "None" toggle to open first
-    model = report["$ref"].rsplit("/", 1)[1]
+    assert list(schema["properties"]) == ["intake"]
+    intake = schema["properties"]["intake"]
+    assert "anyOf" not in intake and "default" not in intake  # no "None" toggle to open first
+    model = intake["$ref"].rsplit("/", 1)[1]
     fields = schema["definitions"][model]
     assert {"summary", "reporter"} <= set(fields["required"])
     assert {"description", "occurred_at", "detected_at", "people_affected"} <= set(
@@ -71,14 +71,14 @@ def create_run(api: str, deployment_id: UUID, parameters: dict[str, Any]) -> htt
     )
 
 
-def test_the_server_refuses_a_report_without_its_required_fields(
+def test_the_server_refuses_an_intake_without_its_required_fields(
     prefect_api: str, registered: dict[str, UUID]
 ) -> None:
     deployment_id = registered["data-breach/irp"]
-    refused = create_run(prefect_api, deployment_id, {"report": {"summary": "Orders leaked"}})
+    refused = create_run(prefect_api, deployment_id, {"intake": {"summary": "Orders leaked"}})
     assert refused.status_code == 409 and "reporter" in refused.text
     accepted = create_run(
-        prefect_api, deployment_id, {"report": {"summary": "Orders leaked", "reporter": "SOC"}}
+        prefect_api, deployment_id, {"intake": {"summary": "Orders leaked", "reporter": "SOC"}}
     )
     assert accepted.status_code == 201, accepted.text
 

@@ -75,21 +75,21 @@ def test_injected_faults_show_up_as_gaps_in_the_scorecard_and_drill_record(tmp_p
 
 def test_an_unknown_scenario_is_refused_naming_the_field(tmp_path: Path) -> None:
     from irp.errors import InvalidInput
-    from tests.factories import make_report
+    from tests.factories import make_intake
 
     with pytest.raises(InvalidInput, match="scenario: 'nope'"):
         FLOWS[IncidentType.system_failure](
-            report=make_report(IncidentType.system_failure), drill=True, scenario="nope"
+            intake=make_intake(IncidentType.system_failure), drill=True, scenario="nope"
         )
 
 
 def test_drills_audit_lists_the_drill_and_flags_undrilled_types(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from tests.factories import make_report
+    from tests.factories import make_intake
 
     FLOWS[IncidentType.system_failure](
-        report=make_report(IncidentType.system_failure), drill=True, auto_approve=True
+        intake=make_intake(IncidentType.system_failure), drill=True, auto_approve=True
     )
     capsys.readouterr()
     assert main(["drills", "audit", "--check"]) == 1

@@ -16,8 +16,8 @@ from irp.plan.loader import get_plan, load_plan
 from irp.reporting import report as reporting
 from models import ActionRun, GateDecision, ResourceAllocation
 from models.enums import ActionStatus, IncidentStatus, IncidentType
+from models.intake import DataBreachIntake
 from models.plan_drills import DrillTargets
-from models.report import DataBreachReport
 from tests.factories import plan_data, write_plan
 
 T0 = datetime(2026, 3, 1, 3, 0, tzinfo=UTC)
@@ -160,8 +160,8 @@ def test_a_fault_on_an_action_a_drill_held_back_is_a_gap() -> None:
 def test_scorecard_from_the_database_names_participants_and_groups() -> None:
     plan = get_plan()
     with session_scope() as session:
-        report = DataBreachReport(summary="Hand-made drill", reporter="drill scheduler")
-        incident = open_incident(session, IncidentType.data_breach, report, drill=True)
+        intake = DataBreachIntake(summary="Hand-made drill", reporter="drill scheduler")
+        incident = open_incident(session, IncidentType.data_breach, intake, drill=True)
         incident.status = IncidentStatus.closed
         for stage, kind, seconds in [
             ("command", "stage_started", 0),

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 
 def main() -> None:
-    from irp.settings import configure_prefect
+    from irp.settings import point_prefect_at_stack
 
-    configure_prefect()
+    point_prefect_at_stack()
     from prefect import serve
 
     from deployments.serve import incident_deployments, module_entrypoint

@@ -25,7 +25,7 @@ from irp.gates.machine import Answer, Decision, GateRound
 from irp.incidents import service as incidents
 from irp.plan.loader import get_plan
 from models.enums import IncidentStatus, IncidentType
-from tests.factories import make_report
+from tests.factories import make_intake
 
 pytestmark = [pytest.mark.usefixtures("prefect_api"), pytest.mark.slow]
 
@@ -119,7 +119,7 @@ def test_only_allowed_deciders_can_resume_the_gate(
     prefect_api: str, background: Background, capsys: pytest.CaptureFixture[str]
 ) -> None:
     background.start(
-        lambda: FLOWS[IncidentType.data_breach](report=make_report(IncidentType.data_breach))
+        lambda: FLOWS[IncidentType.data_breach](intake=make_intake(IncidentType.data_breach))
     )
     incident_id, run_id = _paused_at_gate("activation")
 
@@ -177,7 +177,7 @@ def test_a_gate_asked_again_leads_with_why_the_last_answer_was_refused(
     plan = get_plan(None)
     with session_scope() as session:
         incident = incidents.open_incident(
-            session, IncidentType.system_failure, make_report(IncidentType.system_failure)
+            session, IncidentType.system_failure, make_intake(IncidentType.system_failure)
         )
         incident_id = incident.id
     with session_scope() as session:

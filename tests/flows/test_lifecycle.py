@@ -16,7 +16,7 @@ from irp.response import actions
 from irp.settings import get_settings
 from models import Evidence, Incident, ResourceAllocation
 from models.enums import ActionStatus, IncidentStatus, IncidentType, Stage
-from tests.factories import fast_retries, make_report, plan_data, write_plan
+from tests.factories import fast_retries, make_intake, plan_data, write_plan
 from tests.flows.answerer import Answer, Answerer
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
@@ -43,10 +43,10 @@ def _kinds(incident_id: str) -> list[str]:
 
 @pytest.mark.parametrize("incident_type", list(IncidentType))
 def test_every_type_runs_all_six_stages_and_writes_the_report(incident_type: IncidentType) -> None:
-    report = make_report(
+    intake = make_intake(
         incident_type, description="Reporter phone 13812345678, mail li.lei@example.com"
     )
-    incident_id = FLOWS[incident_type](report=report, drill=True, auto_approve=True)
+    incident_id = FLOWS[incident_type](intake=intake, drill=True, auto_approve=True)
 
     incident = _incident(incident_id)
     assert incident.status == IncidentStatus.closed
@@ -114,7 +114,7 @@ def test_gates_are_answered_through_the_real_resume_path() -> None:
         Answer("signoff", "approve", "ciso"),
     ]
     with Answerer(answers) as answerer:
-        incident_id = FLOWS[IncidentType.data_breach](report=make_report(IncidentType.data_breach))
+        incident_id = FLOWS[IncidentType.data_breach](intake=make_intake(IncidentType.data_breach))
     assert answerer.errors == [] and answerer.exit_codes == [0, 0, 0]
 
     incident = _incident(incident_id)
@@ -141,7 +141,7 @@ def test_a_decision_by_someone_the_plan_does_not_allow_is_refused_and_recorded()
         Answer("signoff", "approve", "cio"),
     ]
     with Answerer(answers) as answerer:
-        incident_id = FLOWS[IncidentType.data_breach](report=make_report(IncidentType.data_breach))
+        incident_id = FLOWS[IncidentType.data_breach](intake=make_intake(IncidentType.data_breach))
     assert answerer.errors == [] and answerer.exit_codes == [2, 0, 2, 0, 0]
 
     with session_scope() as session:
@@ -166,7 +166,7 @@ def test_a_decision_by_someone_the_plan_does_not_allow_is_refused_and_recorded()
 def test_an_action_that_fails_twice_then_succeeds(tmp_path: Path) -> None:
     plan = write_plan(tmp_path, fast_retries(plan_data()))
     incident_id = FLOWS[IncidentType.system_failure](
-        report=make_report(IncidentType.system_failure),
+        intake=make_intake(IncidentType.system_failure),
         drill=True,
         auto_approve=True,
         plan_file=str(plan),
@@ -183,7 +183,7 @@ def test_an_action_that_fails_twice_then_succeeds(tmp_path: Path) -> None:
 def test_a_rejected_activation_ends_the_incident_cleanly() -> None:
     with Answerer([Answer("activation", "reject", "cio", comment="false positive")]) as answerer:
         incident_id = FLOWS[IncidentType.network_attack](
-            report=make_report(IncidentType.network_attack)
+            intake=make_intake(IncidentType.network_attack)
         )
     assert answerer.exit_codes == [0]
     incident = _incident(incident_id)
@@ -214,7 +214,7 @@ def test_a_gate_nobody_answers_escalates_then_follows_the_policy(
     )
     with Answerer(answers):
         incident_id = FLOWS[IncidentType.data_breach](
-            report=make_report(IncidentType.data_breach), plan_file=str(plan)
+            intake=make_intake(IncidentType.data_breach), plan_file=str(plan)
         )
     with session_scope() as session:
         outcomes = [
@@ -232,7 +232,7 @@ def test_a_rerun_of_the_same_incident_does_not_repeat_completed_actions(tmp_path
     plan = write_plan(tmp_path, data)
     flow = FLOWS[IncidentType.system_failure]
     state = flow(
-        report=make_report(IncidentType.system_failure),
+        intake=make_intake(IncidentType.system_failure),
         drill=True,
         auto_approve=True,
         plan_file=str(plan),

@@ -16,7 +16,7 @@ from flows.registry import FLOWS
 from irp.cli.main import main
 from irp.settings import get_settings
 from models.enums import IncidentType
-from tests.factories import make_report
+from tests.factories import make_intake
 from tests.flows.answerer import Answer, Answerer
 
 pytestmark = [pytest.mark.usefixtures("prefect_api"), pytest.mark.slow]
@@ -41,7 +41,7 @@ def _assert_masked(where: str, text: str, *, shows: tuple[str, ...] = MASKED) ->
 
 def test_every_exit_masks_what_people_typed(capsys: pytest.CaptureFixture[str]) -> None:
     """A data-breach drill whose people put personal data everywhere they can type."""
-    report = make_report(
+    intake = make_intake(
         IncidentType.data_breach,
         reporter=REPORTER,
         summary="Order export leak, first seen by li.wei@example.com",
@@ -59,7 +59,7 @@ def test_every_exit_masks_what_people_typed(capsys: pytest.CaptureFixture[str]) 
         Answer("signoff", "approve", "ciso", comment="owner 11010519491231002X confirmed"),
     ]
     with Answerer(answers) as answerer:
-        incident_id = FLOWS[IncidentType.data_breach](report=report, drill=True)
+        incident_id = FLOWS[IncidentType.data_breach](intake=intake, drill=True)
     assert answerer.errors == [] and answerer.exit_codes == [2, 0, 0, 0]
 
     folder = get_settings().reports_dir / incident_id
@@ -149,7 +149,7 @@ def test_a_report_of_a_plan_with_its_own_pattern_masks_that_too(tmp_path: Path) 
     ]
     plan = write_plan(tmp_path, data)
     incident_id = FLOWS[IncidentType.system_failure](
-        report=make_report(IncidentType.system_failure, reporter="EMP-1024, 13812345678"),
+        intake=make_intake(IncidentType.system_failure, reporter="EMP-1024, 13812345678"),
         drill=True,
         auto_approve=True,
         plan_file=str(plan),

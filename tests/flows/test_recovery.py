@@ -32,7 +32,7 @@ from irp.settings import get_settings
 from models import Notification
 from models.base import utcnow
 from models.enums import IncidentStatus, IncidentType
-from tests.factories import make_report
+from tests.factories import make_intake
 from tests.flows.answerer import Answer, Answerer
 from tests.notify.helpers import routed_plan
 from tests.notify.receiver import Receiver
@@ -135,7 +135,7 @@ def _open_from_alert() -> str:
         incident = incidents.open_incident(
             session,
             IncidentType.data_breach,
-            make_report(IncidentType.data_breach),
+            make_intake(IncidentType.data_breach),
             status=IncidentStatus.pending_dispatch,
         )
         return incident.id
@@ -374,7 +374,7 @@ def test_two_recoverers_at_once_start_one_run_for_a_vanished_one() -> None:
     lost = "3b0c7a52-0000-4000-8000-000000000000"
     with session_scope() as session:
         incident = incidents.open_incident(
-            session, IncidentType.data_breach, make_report(IncidentType.data_breach)
+            session, IncidentType.data_breach, make_intake(IncidentType.data_breach)
         )
         incident.flow_run_id = lost
         incident_id = incident.id
@@ -407,7 +407,7 @@ def test_recover_by_hand_says_what_it_did_and_fails_cleanly(
 ) -> None:
     with session_scope() as session:
         incident = incidents.open_incident(
-            session, IncidentType.system_failure, make_report(IncidentType.system_failure)
+            session, IncidentType.system_failure, make_intake(IncidentType.system_failure)
         )
         incident.flow_run_id = "3b0c7a52-0000-4000-8000-000000000001"
         incidents.end_incident(session, incident, IncidentStatus.closed, "done")
@@ -422,7 +422,7 @@ def test_recover_by_hand_says_what_it_did_and_fails_cleanly(
 
     with session_scope() as session:
         incident = incidents.open_incident(
-            session, IncidentType.system_failure, make_report(IncidentType.system_failure)
+            session, IncidentType.system_failure, make_intake(IncidentType.system_failure)
         )
         incident.flow_run_id = "3b0c7a52-0000-4000-8000-000000000002"
         running = incident.id

@@ -13,7 +13,7 @@ from deployments.serve import incident_deployments
 from flows.registry import FLOWS
 from irp.cli.main import INCIDENT_TYPES, main
 from models.enums import IncidentType
-from models.report import REPORT_MODELS
+from models.intake import INTAKE_MODELS
 
 pytestmark = pytest.mark.no_database
 
@@ -21,13 +21,13 @@ PREFECT_YAML = Path(__file__).parents[2] / "prefect.yaml"
 
 
 def test_every_incident_type_has_a_report_model_and_a_flow() -> None:
-    assert list(REPORT_MODELS) == list(IncidentType)
+    assert list(INTAKE_MODELS) == list(IncidentType)
     assert list(FLOWS) == list(IncidentType)
     for itype, flow in FLOWS.items():
-        assert REPORT_MODELS[itype].incident_type == itype
+        assert INTAKE_MODELS[itype].incident_type == itype
         assert flow.name == itype.cli_name
-        report = flow.parameters.properties["report"]
-        assert REPORT_MODELS[itype].__name__ in str(report)  # the type's own form
+        intake = flow.parameters.properties["intake"]
+        assert INTAKE_MODELS[itype].__name__ in str(intake)  # the type's own form
 
 
 @pytest.mark.parametrize("itype", list(IncidentType), ids=lambda t: t.cli_name)
@@ -40,16 +40,16 @@ def test_each_flow_is_importable_by_its_module_path(itype: IncidentType) -> None
 def test_prefect_yaml_deploys_every_registered_type() -> None:
     deployments = yaml.safe_load(PREFECT_YAML.read_text())["deployments"]
     entrypoints = [d["entrypoint"] for d in deployments]
-    assert entrypoints == [f"flows.{t.value}:{t.value}" for t in REPORT_MODELS]
+    assert entrypoints == [f"flows.{t.value}:{t.value}" for t in INTAKE_MODELS]
 
 
 def test_served_deployments_are_the_registry() -> None:
     served = {(d.flow_name, d.name, d.entrypoint) for d in incident_deployments()}
-    assert served == {(t.cli_name, "irp", f"flows.{t.value}.{t.value}") for t in REPORT_MODELS}
+    assert served == {(t.cli_name, "irp", f"flows.{t.value}.{t.value}") for t in INTAKE_MODELS}
 
 
 def test_cli_offers_the_registered_types(capsys: pytest.CaptureFixture[str]) -> None:
-    assert [t.cli_name for t in REPORT_MODELS] == INCIDENT_TYPES
+    assert [t.cli_name for t in INTAKE_MODELS] == INCIDENT_TYPES
     assert main(["drill", "phishing"]) == 2
     err = capsys.readouterr().err
     assert "TYPE: 'phishing' is not one of" in err
@@ -60,6 +60,6 @@ def test_cli_offers_the_registered_types(capsys: pytest.CaptureFixture[str]) -> 
 def test_a_cli_drill_can_file_every_type(itype: IncidentType) -> None:
     """`irp drill TYPE` knows only a summary and a reporter: the model's drill_facts fill in
     whatever else it requires."""
-    model = REPORT_MODELS[itype]
-    report = model.model_validate({"summary": "Drill", "reporter": "cli", **model.drill_facts})
-    assert report.summary == "Drill"
+    model = INTAKE_MODELS[itype]
+    intake = model.model_validate({"summary": "Drill", "reporter": "cli", **model.drill_facts})
+    assert intake.summary == "Drill"

@@ -15,7 +15,7 @@ from irp.incidents import service as incidents
 from irp.incidents import timeline
 from models import Incident
 from models.enums import IncidentType
-from tests.factories import make_report
+from tests.factories import make_intake
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
 
@@ -30,10 +30,10 @@ def run_name_of(incident_id: str) -> str:
 
 
 def test_a_reported_incident_run_carries_its_id_and_masked_title() -> None:
-    report = make_report(
+    intake = make_intake(
         IncidentType.system_failure, summary="Checkout down, call SOC analyst Li Wei 13812345678"
     )
-    incident_id = FLOWS[IncidentType.system_failure](report=report, auto_approve=True)
+    incident_id = FLOWS[IncidentType.system_failure](intake=intake, auto_approve=True)
 
     name = run_name_of(incident_id)
     assert name.startswith(f"{incident_id} Checkout down, call SOC analyst Li Wei ")
@@ -63,7 +63,7 @@ def test_an_alert_run_is_named_by_its_incident_from_the_start() -> None:
         incident = incidents.open_incident(
             session,
             IncidentType.data_breach,
-            make_report(IncidentType.data_breach, summary="Export endpoint leaking orders"),
+            make_intake(IncidentType.data_breach, summary="Export endpoint leaking orders"),
             drill=False,
             options={"auto_approve": True},
         )

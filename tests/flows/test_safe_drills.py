@@ -17,7 +17,7 @@ from irp.response import actions
 from irp.settings import get_settings
 from models import Incident
 from models.enums import ActionStatus, IncidentType
-from tests.factories import fast_retries, make_report, plan_data, write_plan
+from tests.factories import fast_retries, make_intake, plan_data, write_plan
 from tests.notify.receiver import Receiver
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
@@ -64,7 +64,7 @@ def live_plan(folder: Path, firewall: Receiver, marker: Path, *, drill_safe: boo
 
 def _run(plan: Path, *, drill: bool) -> str:
     return FLOWS[IncidentType.system_failure](
-        report=make_report(IncidentType.system_failure),
+        intake=make_intake(IncidentType.system_failure),
         drill=drill,
         auto_approve=True,
         plan_file=str(plan),
@@ -164,7 +164,7 @@ def test_an_unset_variable_fails_the_attempt_naming_it(
         params={"url": firewall.url("http", "/x"), "headers": {"X-Token": "${SD_TOKEN}"}},
     )
     state = FLOWS[IncidentType.system_failure](
-        report=make_report(IncidentType.system_failure),
+        intake=make_intake(IncidentType.system_failure),
         auto_approve=True,
         plan_file=str(write_plan(tmp_path, data)),
         return_state=True,

@@ -19,13 +19,13 @@ from irp.plan.loader import get_plan
 from irp.reporting import report as reporting
 from irp.settings import get_settings
 from models.enums import IncidentType, Stage
-from tests.factories import make_report
+from tests.factories import make_intake
 
 
 def _incident_with_events(count: int) -> tuple[str, list[int]]:
     with session_scope() as session:
         incident = open_incident(
-            session, IncidentType.system_failure, make_report(IncidentType.system_failure)
+            session, IncidentType.system_failure, make_intake(IncidentType.system_failure)
         )
         ids = [
             timeline.record(

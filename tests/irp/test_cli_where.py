@@ -100,7 +100,7 @@ def test_prefect_commands_say_when_prefect_would_be_a_temporary_server(
     monkeypatch.delenv("PREFECT_API_URL", raising=False)
     monkeypatch.delenv("IRP_DATABASE_URL", raising=False)
     get_settings.cache_clear()
-    line = where_line(whereabouts(prefect=True), prefect=True)
+    line = where_line(whereabouts(), prefect=True)
     assert line.startswith("irp: warning: no stack running")
     assert "Prefect: a temporary server for this command only" in line
 

@@ -18,7 +18,7 @@ from irp.plan.loader import get_plan
 from models import Notification
 from models.base import utcnow
 from models.enums import IncidentStatus, IncidentType, Stage
-from tests.factories import make_report
+from tests.factories import make_intake
 
 
 def _incident(**options: object) -> str:
@@ -26,7 +26,7 @@ def _incident(**options: object) -> str:
         incident = incidents.open_incident(
             session,
             IncidentType.data_breach,
-            make_report(IncidentType.data_breach),
+            make_intake(IncidentType.data_breach),
             drill=True,
             options=dict(options),
         )
@@ -87,12 +87,12 @@ def test_of_two_recoverers_only_one_takes_the_incident_over() -> None:
         assert incidents.get_incident(session, incident_id).flow_run_id == "run-b"
 
 
-def test_a_new_run_gets_the_dead_runs_parameters_without_the_report() -> None:
+def test_a_new_run_gets_the_dead_runs_parameters_without_the_intake() -> None:
     incident_id = _incident(auto_approve=True, plan_file="/plans/p.yaml")
     with session_scope() as session:
         incident = incidents.get_incident(session, incident_id)
         previous = {
-            "report": {"summary": "x"},
+            "intake": {"summary": "x"},
             "incident_id": None,
             "notify_url": "json://127.0.0.1:9/hook",
             "faults": {"fail_over": 1},

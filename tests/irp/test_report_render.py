@@ -12,7 +12,7 @@ from irp.plan.loader import get_plan
 from irp.reporting import report as reporting
 from irp.settings import get_settings
 from models.enums import IncidentType, Stage
-from tests.factories import make_report
+from tests.factories import make_intake
 
 HOSTILE = "<script>alert('x')</script> & <b>bold</b>"
 
@@ -22,7 +22,7 @@ def test_a_hostile_summary_is_escaped_in_the_html_and_kept_as_text_in_the_markdo
         incident = incidents.open_incident(
             session,
             IncidentType.data_breach,
-            make_report(IncidentType.data_breach, summary=HOSTILE, description=HOSTILE),
+            make_intake(IncidentType.data_breach, summary=HOSTILE, description=HOSTILE),
             drill=True,
         )
         incidents.enter_stage(session, incident, Stage.report)
@@ -44,7 +44,7 @@ def test_drill_record_escapes_what_people_typed_in_the_html() -> None:
         incident = incidents.open_incident(
             session,
             IncidentType.data_breach,
-            make_report(IncidentType.data_breach, summary=HOSTILE),
+            make_intake(IncidentType.data_breach, summary=HOSTILE),
             drill=True,
         )
     scores = pd.DataFrame([{"kind": "stage", "name": "report", "result": "met"}])

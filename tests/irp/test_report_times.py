@@ -10,7 +10,7 @@ from irp.plan.loader import get_plan
 from irp.reporting import report as reporting
 from irp.settings import get_settings
 from models.enums import IncidentType
-from tests.factories import make_report
+from tests.factories import make_intake
 
 DETECTED = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 
@@ -21,7 +21,7 @@ def _times_section(occurred: datetime | None) -> list[str]:
         incident = incidents.open_incident(
             session,
             IncidentType.system_failure,
-            make_report(IncidentType.system_failure, occurred_at=occurred, detected_at=DETECTED),
+            make_intake(IncidentType.system_failure, occurred_at=occurred, detected_at=DETECTED),
             drill=False,
         )
         incident.activated_at = DETECTED + timedelta(minutes=5)

@@ -8,7 +8,7 @@ from typing import Any
 from irp.db import session_scope
 from irp.incidents import service as incidents
 from models.enums import IncidentType
-from tests.factories import make_report, plan_data, write_plan
+from tests.factories import make_intake, plan_data, write_plan
 from tests.notify.receiver import Receiver
 
 GROUP_PATHS = {
@@ -41,12 +41,12 @@ def routed_plan(
 
 
 def open_breach(plan_file: Path, *, drill: bool = False, **facts: Any) -> str:
-    report = make_report(IncidentType.data_breach, **facts)
+    intake = make_intake(IncidentType.data_breach, **facts)
     with session_scope() as session:
         incident = incidents.open_incident(
             session,
             IncidentType.data_breach,
-            report,
+            intake,
             drill=drill,
             options={"plan_file": str(plan_file)},
         )

@@ -14,7 +14,7 @@ from irp.errors import InvalidInput, NotFound
 from irp.incidents import service as incidents
 from irp.incidents import timeline
 from irp.notify import clocks, service
-from irp.plan.loader import get_plan
+from irp.plan.loader import get_plan, plan_for
 from models.enums import IncidentStatus, NationalGrade
 from tests.notify.helpers import Sleeps, open_breach, routed_plan
 from tests.notify.receiver import Receiver
@@ -69,7 +69,9 @@ def test_reminders_at_half_ninety_percent_and_expiry(tmp_path: Path) -> None:
 
     def due(minutes: float) -> list[float]:
         with session_scope() as session:
-            found = clocks.due_reminders(session, T0 + timedelta(minutes=minutes), incident_id)
+            found = clocks.due_reminders(
+                session, plan_for, T0 + timedelta(minutes=minutes), incident_id
+            )
             for reminder in found:
                 clocks.mark_reminded(session, reminder)
         return [r.share for r in found]
@@ -86,10 +88,14 @@ def test_a_late_check_sends_only_the_latest_reminder(tmp_path: Path) -> None:
     plan_file, _ = routed_plan(tmp_path, None)
     incident_id = _start(plan_file)
     with session_scope() as session:
-        [reminder] = clocks.due_reminders(session, T0 + timedelta(minutes=58), incident_id)
+        [reminder] = clocks.due_reminders(
+            session, plan_for, T0 + timedelta(minutes=58), incident_id
+        )
         clocks.mark_reminded(session, reminder)
         assert reminder.share == 0.9
-        assert clocks.due_reminders(session, T0 + timedelta(minutes=59), incident_id) == []
+        assert (
+            clocks.due_reminders(session, plan_for, T0 + timedelta(minutes=59), incident_id) == []
+        )
 
 
 def test_tick_sends_reminders_to_legal_and_leadership(tmp_path: Path, receiver: Receiver) -> None:
@@ -97,7 +103,7 @@ def test_tick_sends_reminders_to_legal_and_leadership(tmp_path: Path, receiver: 
     incident_id = _start(plan_file)
 
     sent = service.tick_clocks(
-        incident_id, sleep=Sleeps(), clock=lambda: T0 + timedelta(minutes=31)
+        incident_id, plan_for, sleep=Sleeps(), clock=lambda: T0 + timedelta(minutes=31)
     )
 
     assert sent == 1
@@ -107,7 +113,32 @@ def test_tick_sends_reminders_to_legal_and_leadership(tmp_path: Path, receiver: 
     assert "Regulatory deadline reminder" in legal["title"]
     assert "clock pipl 50% of the window used" in legal["message"]
     assert f"irp clocks stop {incident_id} pipl" in legal["message"]
-    assert service.tick_clocks(incident_id, clock=lambda: T0 + timedelta(minutes=32)) == 0
+    assert service.tick_clocks(incident_id, plan_for, clock=lambda: T0 + timedelta(minutes=32)) == 0
+
+
+def test_a_stage_boundary_reminds_as_the_runs_plan_says_not_the_file(
+    tmp_path: Path, receiver: Receiver
+) -> None:
+    """Inside a flow the run's plan (a drill may have adjusted it) is what the clock check
+    sees; the incident's plan file is read again only outside the flow."""
+    from tasks.notify import tick_clocks_task
+
+    plan_file, _ = routed_plan(tmp_path, receiver)
+    incident_id = _start(plan_file)  # detected days ago: the PIPL clock is past its deadline
+    plan = get_plan(plan_file)
+    pipl = plan.notifications.clocks["pipl"].model_copy(update={"remind": ["technical"]})
+    runs_plan = plan.model_copy(
+        update={
+            "notifications": plan.notifications.model_copy(
+                update={"clocks": {**plan.notifications.clocks, "pipl": pipl}}
+            )
+        }
+    )
+
+    assert tick_clocks_task.fn(incident_id, runs_plan, None) == 1
+
+    paths = {r.path for r in receiver.requests}
+    assert "/technical" in paths and "/legal" not in paths
 
 
 def test_stopping_in_time_is_met_late_is_missed_never_is_missed(tmp_path: Path) -> None:
@@ -132,7 +163,7 @@ def test_stopping_in_time_is_met_late_is_missed_never_is_missed(tmp_path: Path) 
     assert rows["gdpr"]["status"] == "running"
     assert _rows(incident_id, T0 + timedelta(hours=73))["gdpr"]["status"] == "missed"
     with session_scope() as session:
-        late = clocks.due_reminders(session, T0 + timedelta(hours=73), incident_id)
+        late = clocks.due_reminders(session, plan_for, T0 + timedelta(hours=73), incident_id)
     assert [(r.rule, r.share) for r in late] == [("gdpr", 1.0)]  # stopped clocks stay quiet
 
 

@@ -10,6 +10,7 @@ import pytest
 from irp.cli.main import main
 from irp.db import session_scope
 from irp.notify import service
+from irp.plan.loader import get_plan
 from models import Notification
 from tests.factories import write_plan
 from tests.notify.helpers import Sleeps, open_breach, routed_plan
@@ -45,11 +46,10 @@ def test_a_notice_naming_contacts_reaches_their_channels_in_their_words(
 ) -> None:
     monkeypatch.setenv("VENDOR_PORT", str(receiver.port))
     _, data = routed_plan(tmp_path, receiver)
-    incident_id = open_breach(
-        write_plan(tmp_path, _directory(data, receiver)), cardholder_data=True
-    )
+    plan_file = write_plan(tmp_path, _directory(data, receiver))
+    incident_id = open_breach(plan_file, cardholder_data=True)
 
-    ids = service.notify(incident_id, "contained", sleep=Sleeps())
+    ids = service.notify(incident_id, "contained", plan=get_plan(plan_file), sleep=Sleeps())
 
     by_path = {r.path: r.json for r in receiver.requests}
     assert set(by_path) == {"/leadership", "/cio", "/brands", "/vendor"}
@@ -65,7 +65,7 @@ def test_a_drill_never_reaches_the_directory(tmp_path: Path, receiver: Receiver)
     plan_file = write_plan(tmp_path, _directory(data, receiver))
     incident_id = open_breach(plan_file, drill=True, cardholder_data=True)
 
-    ids = service.notify(incident_id, "contained", sleep=Sleeps())
+    ids = service.notify(incident_id, "contained", plan=get_plan(plan_file), sleep=Sleeps())
 
     assert receiver.requests == []  # the plan names no drill targets
     assert set(_audiences(ids)) == {"leadership", "card_brands", "cloud_vendor"}

@@ -14,7 +14,7 @@ from irp.notify.templates import HEADLINES
 from irp.settings import get_settings
 from models.base import utcnow
 from models.enums import IncidentType
-from tests.factories import make_report, plan_data, write_plan
+from tests.factories import make_intake, plan_data, write_plan
 from tests.notify.receiver import Receiver
 
 pytestmark = [pytest.mark.usefixtures("prefect_api"), pytest.mark.slow]
@@ -75,14 +75,14 @@ def test_cli_drill_notifies_every_audience_at_every_stage_masked(
 
 
 def test_a_clock_already_past_its_deadline_shows_missed(receiver: Receiver) -> None:
-    report = make_report(
+    intake = make_intake(
         IncidentType.data_breach,
         detected_at=utcnow() - timedelta(hours=2),
         gdpr_subjects=True,
     )
 
     incident_id = FLOWS[IncidentType.data_breach](
-        report=report, drill=True, auto_approve=True, notify_url=receiver.url("json", "/d")
+        intake=intake, drill=True, auto_approve=True, notify_url=receiver.url("json", "/d")
     )
 
     markdown = (get_settings().reports_dir / incident_id / "report.md").read_text("utf-8")
@@ -102,10 +102,10 @@ def test_a_clock_already_past_its_deadline_shows_missed(receiver: Receiver) -> N
 def test_a_grade_iii_incident_reports_the_cac_summary_due_30_days_after_closure(
     receiver: Receiver,
 ) -> None:
-    report = make_report(IncidentType.data_breach, people_affected=2_000_000)  # grade III
+    intake = make_intake(IncidentType.data_breach, people_affected=2_000_000)  # grade III
 
     incident_id = FLOWS[IncidentType.data_breach](
-        report=report, drill=True, auto_approve=True, notify_url=receiver.url("json", "/d")
+        intake=intake, drill=True, auto_approve=True, notify_url=receiver.url("json", "/d")
     )
 
     with session_scope() as session:
@@ -135,7 +135,7 @@ def test_waiting_gates_link_the_run_and_timeouts_escalate(
     plan_file = write_plan(tmp_path, data)
 
     incident_id = FLOWS[IncidentType.system_failure](
-        report=make_report(IncidentType.system_failure),
+        intake=make_intake(IncidentType.system_failure),
         plan_file=str(plan_file),
         notify_url=receiver.url("json", "/oncall"),
     )

@@ -10,6 +10,7 @@ from irp.cli.main import main
 from irp.db import session_scope
 from irp.incidents import timeline
 from irp.notify import service
+from irp.plan.loader import get_plan
 from models import Notification
 from tests.notify.helpers import Sleeps, open_breach, routed_plan
 from tests.notify.receiver import Receiver
@@ -38,7 +39,7 @@ def test_each_audience_gets_its_template_routed_by_tag(tmp_path: Path, receiver:
     plan_file, _ = routed_plan(tmp_path, receiver)
     incident_id = open_breach(plan_file, data_categories=["email"], gdpr_subjects=True)
 
-    ids = service.notify(incident_id, "plan_activated", sleep=Sleeps())
+    ids = service.notify(incident_id, "plan_activated", plan=get_plan(plan_file), sleep=Sleeps())
 
     by_path = {r.path: r.json for r in receiver.requests}
     # leadership tag: the group's channel and the cio's own URL (role tagged with its group)
@@ -59,7 +60,7 @@ def test_plan_groups_without_urls_are_recorded_unrouted(tmp_path: Path, receiver
     plan_file, _ = routed_plan(tmp_path, None)
     incident_id = open_breach(plan_file)
 
-    rows = _rows(service.notify(incident_id, "report_received"))
+    rows = _rows(service.notify(incident_id, "report_received", plan=get_plan(plan_file)))
 
     assert [(r.audience, r.status) for r in rows] == [
         ("leadership", "unrouted"),
@@ -79,9 +80,12 @@ def test_target_urls_may_come_from_the_environment(
     data["organisation"]["groups"]["technical"]["notify"] = ["json://127.0.0.1:${UNSET_PORT}/x"]
     monkeypatch.setenv("LEAD_PORT", port)
     monkeypatch.delenv("UNSET_PORT", raising=False)
-    incident_id = open_breach(write_plan(tmp_path, data))
+    plan_file = write_plan(tmp_path, data)
+    incident_id = open_breach(plan_file)
 
-    rows = _rows(service.notify(incident_id, "report_received", sleep=Sleeps()))
+    rows = _rows(
+        service.notify(incident_id, "report_received", plan=get_plan(plan_file), sleep=Sleeps())
+    )
 
     assert [r.path for r in receiver.requests] == ["/env"]
     assert [(r.audience, r.status) for r in rows] == [
@@ -98,7 +102,9 @@ def test_server_error_then_success_records_both_attempts(
     receiver.respond_with((500, {}), (200, {}))
     sleeps = Sleeps()
 
-    [row] = _rows(service.notify(incident_id, "report_received", sleep=sleeps))
+    [row] = _rows(
+        service.notify(incident_id, "report_received", plan=get_plan(plan_file), sleep=sleeps)
+    )
 
     assert row.status == "sent" and row.delivered_at is not None
     assert [(a["number"], a["status_code"], a["ok"]) for a in row.attempts] == [
@@ -114,7 +120,9 @@ def test_429_retry_after_is_honoured(tmp_path: Path, receiver: Receiver) -> None
     receiver.respond_with((429, {"Retry-After": "7"}), (200, {}))
     sleeps = Sleeps()
 
-    [row] = _rows(service.notify(incident_id, "report_received", sleep=sleeps))
+    [row] = _rows(
+        service.notify(incident_id, "report_received", plan=get_plan(plan_file), sleep=sleeps)
+    )
 
     assert sleeps == [7.0]
     assert row.status == "sent"
@@ -133,7 +141,9 @@ def test_failed_delivery_is_listed_timelined_and_resent(
     incident_id = open_breach(plan_file)
     receiver.always(500)
 
-    [row] = _rows(service.notify(incident_id, "report_received", sleep=Sleeps()))
+    [row] = _rows(
+        service.notify(incident_id, "report_received", plan=get_plan(plan_file), sleep=Sleeps())
+    )
 
     assert row.status == "failed" and len(row.attempts) == 2
     assert "notification_failed" in _kinds(incident_id)
@@ -162,7 +172,7 @@ def test_personal_data_arrives_masked(tmp_path: Path, receiver: Receiver) -> Non
         plan_file, summary=f"Leak reported by {EMAIL}", description=description
     )
 
-    ids = service.notify(incident_id, "plan_activated", sleep=Sleeps())
+    ids = service.notify(incident_id, "plan_activated", plan=get_plan(plan_file), sleep=Sleeps())
 
     assert receiver.requests
     for request in receiver.requests:
@@ -183,22 +193,26 @@ def test_a_broken_target_never_raises(tmp_path: Path, receiver: Receiver) -> Non
     write_plan(tmp_path, data)
     incident_id = open_breach(plan_file)
 
-    [row] = _rows(service.notify(incident_id, "report_received"))
+    [row] = _rows(service.notify(incident_id, "report_received", plan=get_plan(plan_file)))
 
     assert row.status == "failed" and "unsupported" in str(row.attempts[-1]["error"])
-    assert service.notify("INC-NOPE", "report_received") == []
+    assert service.notify("INC-NOPE", "report_received", plan=get_plan(plan_file)) == []
 
 
 def test_drills_do_not_page_real_people(tmp_path: Path, receiver: Receiver) -> None:
     plan_file, _ = routed_plan(tmp_path, receiver)
     incident_id = open_breach(plan_file, drill=True)
 
-    rows = _rows(service.notify(incident_id, "report_received"))
+    rows = _rows(service.notify(incident_id, "report_received", plan=get_plan(plan_file)))
 
     assert {r.status for r in rows} == {"suppressed"}
     assert receiver.requests == []
     override = receiver.url("json", "/drill")
-    rows = _rows(service.notify(incident_id, "report_received", notify_url=override))
+    rows = _rows(
+        service.notify(
+            incident_id, "report_received", plan=get_plan(plan_file), notify_url=override
+        )
+    )
     assert {r.status for r in rows} == {"sent"}
     assert [r.path for r in receiver.requests] == ["/drill", "/drill"]
     assert all(r.json["title"].startswith("[DRILL] ") for r in receiver.requests)
@@ -210,6 +224,6 @@ def test_drill_targets_from_the_plan(tmp_path: Path, receiver: Receiver) -> None
     )
     incident_id = open_breach(plan_file, drill=True)
 
-    service.notify(incident_id, "report_received")
+    service.notify(incident_id, "report_received", plan=get_plan(plan_file))
 
     assert [r.path for r in receiver.requests] == ["/drill-room", "/drill-room"]

@@ -120,7 +120,7 @@ def test_ui_run_and_gate(stack: dict[str, str]) -> None:
         page.screenshot(path=SHOTS / "ui-1-deployments.png", full_page=True)
 
         page.goto(f"{ui}/deployments/deployment/{breach['id']}/run")
-        _field(page, "Summary").wait_for()  # the report's fields, shown at once
+        _field(page, "Summary").wait_for()  # the intake's fields, shown at once
         labels = {
             label.removesuffix(" (Optional)")
             for label in page.locator("span.schema-form-property__label").all_inner_texts()

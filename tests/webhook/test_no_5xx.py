@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from deployments.webhook import CONTENT_TYPES
-from irp.settings import get_settings
+from irp.settings import database_url_in_use
 from tests.webhook.conftest import AUTH
 
 FIXTURES = Path(__file__).parent.parent / "alerts" / "fixtures"
@@ -119,7 +119,7 @@ def bodies(source: str) -> st.SearchStrategy[tuple[bytes, str]]:
 
 @pytest.mark.parametrize("source", list(SAMPLES))
 def test_random_bodies_never_get_a_5xx(live: str, source: str) -> None:
-    database = get_settings().sqlalchemy_url.split(":", 1)[0]
+    database = database_url_in_use().split(":", 1)[0]
     answers: dict[int, int] = {}
     with httpx.Client(base_url=live, headers=AUTH, timeout=30) as client:
 

@@ -1,7 +1,7 @@
 """What a reporter states (PLAN 4.1): the typed parameters of each flow and its UI form.
 
-Each incident type has one report model, which names its type: that is the registry of types
-(`REPORT_MODELS`) the flows, deployments, drills and CLI are built from."""
+Each incident type has one intake model, which names its type: that is the registry of types
+(`INTAKE_MODELS`) the flows, deployments, drills and CLI are built from."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from models.enums import IncidentType
 
 
-class IncidentReport(BaseModel):
-    """Facts every report carries: type-independent, PLAN 4.1's minimum plus who reports."""
+class IncidentIntake(BaseModel):
+    """Facts every intake carries: type-independent, PLAN 4.1's minimum plus who reports."""
 
     model_config = ConfigDict(extra="forbid")
     incident_type: ClassVar[IncidentType]
@@ -50,10 +50,10 @@ class IncidentReport(BaseModel):
 
     @classmethod
     def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
-        """A report model naming its type registers it: the type is then known everywhere."""
+        """An intake model naming its type registers it: the type is then known everywhere."""
         super().__pydantic_init_subclass__(**kwargs)
         if "incident_type" in cls.__dict__:
-            REPORT_MODELS[cls.incident_type] = cls
+            INTAKE_MODELS[cls.incident_type] = cls
 
     @field_validator("occurred_at", "detected_at")
     @classmethod
@@ -63,7 +63,7 @@ class IncidentReport(BaseModel):
         return value
 
     @model_validator(mode="after")
-    def _occurred_before_detected(self) -> IncidentReport:
+    def _occurred_before_detected(self) -> IncidentIntake:
         if self.occurred_at and self.detected_at and self.occurred_at > self.detected_at:
             raise ValueError("occurred_at is after detected_at")
         return self
@@ -74,11 +74,11 @@ class IncidentReport(BaseModel):
         return {k: getattr(self, k) for k in keys}
 
 
-REPORT_MODELS: dict[IncidentType, type[IncidentReport]] = {}
-"""Every incident type's report model, in the order they are defined (the enum's order)."""
+INTAKE_MODELS: dict[IncidentType, type[IncidentIntake]] = {}
+"""Every incident type's intake model, in the order they are defined (the enum's order)."""
 
 
-class DataBreachReport(IncidentReport):
+class DataBreachIntake(IncidentIntake):
     incident_type = IncidentType.data_breach
     data_categories: list[str] = Field(
         default_factory=list,
@@ -92,7 +92,7 @@ class DataBreachReport(IncidentReport):
     leak_vector: str = Field(default="", max_length=500, description="How the data left, if known.")
 
 
-class NetworkAttackReport(IncidentReport):
+class NetworkAttackIntake(IncidentIntake):
     incident_type = IncidentType.network_attack
     subtype: Literal["ddos", "malware", "intrusion"] = Field(
         default="ddos", description="Kind of attack."
@@ -111,7 +111,7 @@ class NetworkAttackReport(IncidentReport):
     blocked: bool = Field(default=False, description="Already blocked by existing defences.")
 
 
-class SystemFailureReport(IncidentReport):
+class SystemFailureIntake(IncidentIntake):
     incident_type = IncidentType.system_failure
     failed_components: list[str] = Field(
         default_factory=list, description="Servers or components down."
@@ -122,7 +122,7 @@ class SystemFailureReport(IncidentReport):
     )
 
 
-class InsiderThreatReport(IncidentReport):
+class InsiderThreatIntake(IncidentIntake):
     incident_type = IncidentType.insider_threat
     drill_facts = {"account": "drill-account"}
     account: str = Field(

@@ -13,14 +13,14 @@ from irp.incidents import service as incidents
 from irp.incidents import timeline
 from models import Incident
 from models.enums import IncidentType, Stage
-from models.report import IncidentReport
+from models.intake import IncidentIntake
 from tasks.common import DB_TASK
 
 
-@task(name="record-report", **DB_TASK)
-def record_report(
+@task(name="record-intake", **DB_TASK)
+def record_intake(
     incident_type: IncidentType,
-    report: IncidentReport | None,
+    intake: IncidentIntake | None,
     incident_id: str | None,
     drill: bool,
     options: dict[str, Any],
@@ -33,10 +33,10 @@ def record_report(
             attached = session.exec(select(Incident).where(Incident.flow_run_id == run_id)).first()
             incident_id = attached.id if attached is not None else None
         if incident_id is None:
-            if report is None:
-                raise ValueError("report: give a report or an incident_id")
+            if intake is None:
+                raise ValueError("intake: give an intake or an incident_id")
             incident = incidents.open_incident(
-                session, incident_type, report, drill=drill, options=options
+                session, incident_type, intake, drill=drill, options=options
             )
         else:
             incident = incidents.get_incident(session, incident_id)
