@@ -1,0 +1,113 @@
+"""The default stack for a benchmark: `irp up` as a process, as `make up` starts it, in a
+temporary home (PostgreSQL for Prefect and irp, served deployments, the webhook), stopped after.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from benchmarks.webhook_support import TOKEN, free_port
+
+T = TypeVar("T")
+STACK_DEADLINE_S = 240
+
+
+@dataclass(frozen=True)
+class LiveStack:
+    home: Path
+    info: dict[str, Any]
+    """$IRP_HOME/run/stack.json: api_url, webhook_url, irp_database_url, ..."""
+
+    def client_env(self) -> dict[str, str]:
+        """Environment for a process that talks to this stack's Prefect server."""
+        return {
+            **os.environ,
+            "IRP_HOME": str(self.home),
+            "PREFECT_API_URL": self.info["api_url"],
+            "PREFECT_HOME": str(self.home / "bench-prefect"),
+            "PREFECT_LOGGING_LEVEL": "WARNING",
+            "PREFECT_RUNNER_POLL_FREQUENCY": "1",
+        }
+
+
+def until(check: Callable[[], T | None], deadline_s: float, what: str) -> T:
+    end = time.monotonic() + deadline_s
+    while time.monotonic() < end:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise RuntimeError(f"timed out waiting for {what}")
+
+
+@contextmanager
+def running_stack(extra_env: Mapping[str, str] = {}) -> Iterator[LiveStack]:
+    """`irp up` in its own process group, outside /tmp/pytest-of-*, in a folder PostgreSQL's
+    own user may traverse."""
+    base = Path(tempfile.mkdtemp(prefix="irp-bench-stack-"))
+    os.chmod(base, 0o755)
+    home = base / "home"
+    home.mkdir()
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("IRP_", "PREFECT_")) or key == "PREFECT_SERVER_ANALYTICS_ENABLED"
+    }
+    env.update(
+        IRP_HOME=str(home),
+        IRP_PREFECT_PORT=str(free_port()),
+        IRP_WEBHOOK_PORT=str(free_port()),
+        IRP_WEBHOOK_TOKEN=TOKEN,
+        **extra_env,
+    )
+    irp = Path(sys.executable).parent / "irp"
+    with (home / "up.log").open("wb") as log:
+        process = subprocess.Popen(
+            [str(irp), "up"], env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    try:
+        info = until(lambda: _stack_info(home, process), STACK_DEADLINE_S, "irp up")
+        yield LiveStack(home, info)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(60)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(10)
+
+
+def _stack_info(home: Path, process: subprocess.Popen[bytes]) -> dict[str, Any] | None:
+    if process.poll() is not None:
+        log = (home / "up.log").read_text(errors="replace")
+        raise RuntimeError(f"irp up exited with {process.returncode}:\n{log[-3000:]}")
+    try:
+        info: dict[str, Any] = json.loads((home / "run" / "stack.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return info if "webhook_url" in info and "irp_database_url" in info else None
+
+
+def spread(samples: list[float], name: str) -> dict[str, float]:
+    """A figure with its spread: median, p95, min and max over the samples."""
+    ordered = sorted(samples)
+    p95 = statistics.quantiles(ordered, n=20)[18] if len(ordered) > 1 else ordered[0]
+    return {
+        f"{name}_p50_s": round(statistics.median(ordered), 3),
+        f"{name}_p95_s": round(p95, 3),
+        f"{name}_min_s": round(ordered[0], 3),
+        f"{name}_max_s": round(ordered[-1], 3),
+    }
