@@ -4,12 +4,8 @@ temporary home (PostgreSQL for Prefect and irp, served deployments, the webhook)
 
 from __future__ import annotations
 
-import json
 import os
-import signal
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -54,51 +50,22 @@ def until(check: Callable[[], T | None], deadline_s: float, what: str) -> T:
 
 @contextmanager
 def running_stack(extra_env: Mapping[str, str] = {}) -> Iterator[LiveStack]:
-    """`irp up` in its own process group, outside /tmp/pytest-of-*, in a folder PostgreSQL's
-    own user may traverse."""
+    """`irp up` in its own process group (tests/irp/processes.py starts it as the end-to-end
+    test does), in a folder PostgreSQL's own user may traverse."""
+    from tests.irp.processes import irp_up
+
     base = Path(tempfile.mkdtemp(prefix="irp-bench-stack-"))
     os.chmod(base, 0o755)
     home = base / "home"
     home.mkdir()
     env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("IRP_", "PREFECT_")) or key == "PREFECT_SERVER_ANALYTICS_ENABLED"
-    }
-    env.update(
-        IRP_HOME=str(home),
-        IRP_PREFECT_PORT=str(free_port()),
-        IRP_WEBHOOK_PORT=str(free_port()),
-        IRP_WEBHOOK_TOKEN=TOKEN,
+        "IRP_PREFECT_PORT": str(free_port()),
+        "IRP_WEBHOOK_PORT": str(free_port()),
+        "IRP_WEBHOOK_TOKEN": TOKEN,
         **extra_env,
-    )
-    irp = Path(sys.executable).parent / "irp"
-    with (home / "up.log").open("wb") as log:
-        process = subprocess.Popen(
-            [str(irp), "up"], env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-        )
-    try:
-        info = until(lambda: _stack_info(home, process), STACK_DEADLINE_S, "irp up")
+    }
+    with irp_up(home, env, STACK_DEADLINE_S) as (_, info):
         yield LiveStack(home, info)
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(60)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(10)
-
-
-def _stack_info(home: Path, process: subprocess.Popen[bytes]) -> dict[str, Any] | None:
-    if process.poll() is not None:
-        log = (home / "up.log").read_text(errors="replace")
-        raise RuntimeError(f"irp up exited with {process.returncode}:\n{log[-3000:]}")
-    try:
-        info: dict[str, Any] = json.loads((home / "run" / "stack.json").read_text())
-    except (OSError, ValueError):
-        return None
-    return info if "webhook_url" in info and "irp_database_url" in info else None
 
 
 def spread(samples: list[float], name: str) -> dict[str, float]:

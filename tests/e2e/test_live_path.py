@@ -6,11 +6,9 @@ SIGTERM to the process group leaves nothing behind."""
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -22,7 +20,7 @@ import psutil
 import pytest
 import sqlalchemy as sa
 
-from tests.irp.processes import free_port, port_free, postgres_on, stack_home, until
+from tests.irp.processes import free_port, irp_up, port_free, postgres_on, stack_home, until
 from tests.webhook.alertmanager import alertmanager, api_alert, push
 
 pytestmark = [pytest.mark.slow, pytest.mark.no_database]
@@ -49,17 +47,6 @@ class LiveStack:
             return list(conn.execute(sa.text(query), params))
 
 
-def _stack_info(home: Path, process: subprocess.Popen[bytes]) -> dict[str, Any] | None:
-    if process.poll() is not None:
-        log = (home / "up.log").read_text(errors="replace")
-        raise AssertionError(f"irp up exited with {process.returncode}:\n{log[-3000:]}")
-    try:
-        info: dict[str, Any] = json.loads((home / "run" / "stack.json").read_text())
-    except (OSError, ValueError):
-        return None
-    return info if "webhook_url" in info and "irp_database_url" in info else None
-
-
 @pytest.fixture(scope="module")
 def live() -> Iterator[LiveStack]:
     """`irp up` started the way `make up` starts it, in its own process group."""
@@ -70,35 +57,15 @@ def live() -> Iterator[LiveStack]:
 
 def _run_up(home: Path) -> Iterator[LiveStack]:
     env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("IRP_", "PREFECT_")) or key == "PREFECT_SERVER_ANALYTICS_ENABLED"
+        "IRP_PREFECT_PORT": str(free_port()),
+        "IRP_WEBHOOK_PORT": str(free_port()),
+        "IRP_WEBHOOK_TOKEN": TOKEN,
     }
-    env.update(
-        IRP_HOME=str(home),
-        IRP_PREFECT_PORT=str(free_port()),
-        IRP_WEBHOOK_PORT=str(free_port()),
-        IRP_WEBHOOK_TOKEN=TOKEN,
-    )
-    irp = Path(sys.executable).parent / "irp"
-    with (home / "up.log").open("wb") as log:
-        process = subprocess.Popen(
-            [str(irp), "up"], env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-        )
-    try:
-        info = until(lambda: _stack_info(home, process), STACK_DEADLINE_S, "the stack file")
+    with irp_up(home, env, STACK_DEADLINE_S) as (process, info):
         db = sa.create_engine(info["irp_database_url"])
         with httpx.Client(base_url=info["api_url"], trust_env=False, timeout=30) as api:
             yield LiveStack(process, home, info, db, api)
         db.dispose()
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(60)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(10)
 
 
 def _processes_of(home: Path) -> list[str]:

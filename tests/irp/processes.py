@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import os
 import select
 import shutil
+import signal
 import socket
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 
@@ -118,3 +122,46 @@ def postgres_on(data_dir: Path) -> list[int]:
         except OSError:
             continue
     return [pid for pid in found if running(pid)]
+
+
+@contextmanager
+def irp_up(
+    home: Path, env: dict[str, str], deadline_s: float
+) -> Iterator[tuple[subprocess.Popen[bytes], dict[str, Any]]]:
+    """`irp up` started as `make up` starts it, in its own process group, with only `env` of
+    irp's and Prefect's settings; yields it and its stack file once up, stops it after."""
+    clean = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("IRP_", "PREFECT_")) or key == "PREFECT_SERVER_ANALYTICS_ENABLED"
+    }
+    irp = Path(sys.executable).parent / "irp"
+    with (home / "up.log").open("wb") as log:
+        process = subprocess.Popen(
+            [str(irp), "up"],
+            env={**clean, "IRP_HOME": str(home), **env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        yield process, until(lambda: _stack_info(home, process), deadline_s, "the stack file")
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(60)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(10)
+
+
+def _stack_info(home: Path, process: subprocess.Popen[bytes]) -> dict[str, Any] | None:
+    if process.poll() is not None:
+        log = (home / "up.log").read_text(errors="replace")
+        raise AssertionError(f"irp up exited with {process.returncode}:\n{log[-3000:]}")
+    try:
+        info: dict[str, Any] = json.loads((home / "run" / "stack.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return info if "webhook_url" in info and "irp_database_url" in info else None
