@@ -32,18 +32,18 @@ SAMPLES = int(os.environ.get("BENCH_SAMPLES", "10"))
 BARE = "bare-flow/bench"
 
 
+def bare_flow() -> None:
+    """The baseline: nothing, so what is measured is what Prefect alone costs."""
+
+
 def serve_bare() -> None:
-    """Child process: serve the baseline, a flow that does nothing."""
+    """Child process: serve the baseline (a module-level function: the runner loads it by its
+    entrypoint in each flow-run process)."""
     from prefect import flow, serve
     from prefect.deployments.runner import RunnerDeployment
 
-    @flow(name="bare-flow")
-    def bare_flow() -> None:
-        """Nothing: what Prefect alone costs."""
-
-    serve(
-        cast(RunnerDeployment, bare_flow.to_deployment(name="bench")), print_starting_message=False
-    )
+    deployment = flow(name="bare-flow")(bare_flow).to_deployment(name="bench")
+    serve(cast(RunnerDeployment, deployment), print_starting_message=False)
 
 
 def main() -> None:
