@@ -6,6 +6,9 @@
   run waits for people: their due reminders are sent from here too.
 - An open incident whose run died (serve killed, a restart, a lost host) gets a new run that
   continues where it stands (deployments/recovery.py), checked every RECOVER_EVERY_S.
+
+Every serve host runs this watch: on PostgreSQL one deadline pass runs at a time (an advisory
+lock) and each reminder is claimed once in the database, so none goes out twice.
 """
 
 from __future__ import annotations
@@ -13,20 +16,23 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from uuid import UUID
 
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.responses import OrchestrationResult, SetStateStatus
 from prefect.states import Scheduled
+from sqlalchemy import text
 
 from deployments.recovery import RECOVER_EVERY_S, prepare, recover_stranded
 from irp import gate_waits
-from irp.db import session_scope
+from irp.db import get_engine, session_scope
 from models.base import utcnow
 
 logger = logging.getLogger("irp.deadlines")
+WATCH_LOCK_KEY = 7400214  # PostgreSQL advisory lock of the deadline pass (migrations use 7400201)
 
 
 def resume_overdue(now: datetime | None = None) -> list[str]:
@@ -52,12 +58,32 @@ def resume_overdue(now: datetime | None = None) -> list[str]:
     return resumed
 
 
-def check_deadlines(now: datetime | None = None) -> None:
-    """One pass: reschedule overdue suspended runs, send due clock reminders."""
+def check_deadlines(now: datetime | None = None) -> bool:
+    """One pass: reschedule overdue suspended runs, send due clock reminders. False when
+    another host's pass holds the lock (it does the work; each reminder is claimed once in
+    the database anyway, clocks.claim_reminder: the lock saves the duplicate work)."""
     from irp.notify import service
 
-    resume_overdue(now)
-    service.tick_clocks(None)
+    with watch_lock() as held:
+        if not held:
+            return False
+        resume_overdue(now)
+        service.tick_clocks(None)
+    return True
+
+
+@contextmanager
+def watch_lock() -> Iterator[bool]:
+    """One deadline pass at a time across hosts: a PostgreSQL advisory lock held by an open
+    transaction for the pass (released at its end, also if this process dies). SQLite is one
+    host: no lock."""
+    engine = get_engine()
+    if engine.dialect.name != "postgresql":
+        yield True
+        return
+    with engine.begin() as connection:
+        query = text("SELECT pg_try_advisory_xact_lock(:key)")
+        yield bool(connection.execute(query, {"key": WATCH_LOCK_KEY}).scalar())
 
 
 def watch_deadlines(

@@ -70,7 +70,7 @@ def test_reminders_at_half_ninety_percent_and_expiry(tmp_path: Path) -> None:
         with session_scope() as session:
             found = clocks.due_reminders(session, T0 + timedelta(minutes=minutes), incident_id)
             for reminder in found:
-                clocks.mark_reminded(session, reminder)
+                assert clocks.claim_reminder(session, reminder)
         return [r.share for r in found]
 
     assert due(29) == []
@@ -86,7 +86,7 @@ def test_a_late_check_sends_only_the_latest_reminder(tmp_path: Path) -> None:
     incident_id = _start(plan_file)
     with session_scope() as session:
         [reminder] = clocks.due_reminders(session, T0 + timedelta(minutes=58), incident_id)
-        clocks.mark_reminded(session, reminder)
+        assert clocks.claim_reminder(session, reminder)
         assert reminder.share == 0.9
         assert clocks.due_reminders(session, T0 + timedelta(minutes=59), incident_id) == []
 
