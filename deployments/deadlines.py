@@ -16,23 +16,21 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import datetime
 from uuid import UUID
 
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.responses import OrchestrationResult, SetStateStatus
 from prefect.states import Scheduled
-from sqlalchemy import text
 
+from deployments.locks import DEADLINE_PASS, one_host
 from deployments.recovery import RECOVER_EVERY_S, prepare, recover_stranded
 from irp import gate_waits
-from irp.db import get_engine, session_scope
+from irp.db import session_scope
 from models.base import utcnow
 
 logger = logging.getLogger("irp.deadlines")
-WATCH_LOCK_KEY = 7400214  # PostgreSQL advisory lock of the deadline pass (migrations use 7400201)
 
 
 def resume_overdue(now: datetime | None = None) -> list[str]:
@@ -64,26 +62,12 @@ def check_deadlines(now: datetime | None = None) -> bool:
     the database anyway, clocks.claim_reminder: the lock saves the duplicate work)."""
     from irp.notify import service
 
-    with watch_lock() as held:
+    with one_host(DEADLINE_PASS) as held:
         if not held:
             return False
         resume_overdue(now)
         service.tick_clocks(None)
     return True
-
-
-@contextmanager
-def watch_lock() -> Iterator[bool]:
-    """One deadline pass at a time across hosts: a PostgreSQL advisory lock held by an open
-    transaction for the pass (released at its end, also if this process dies). SQLite is one
-    host: no lock."""
-    engine = get_engine()
-    if engine.dialect.name != "postgresql":
-        yield True
-        return
-    with engine.begin() as connection:
-        query = text("SELECT pg_try_advisory_xact_lock(:key)")
-        yield bool(connection.execute(query, {"key": WATCH_LOCK_KEY}).scalar())
 
 
 def watch_deadlines(

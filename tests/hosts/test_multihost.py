@@ -35,6 +35,7 @@ import httpx
 import psutil
 import pytest
 
+from deployments.recovery import AUTOMATION
 from models.enums import IncidentType
 from tests.factories import make_report
 from tests.hosts.central import (
@@ -247,6 +248,9 @@ def test_two_hosts_take_a_storm_and_survive_losing_one(tmp_path: Path) -> None:
             for host in hosts:
                 if host.process.poll() is None:
                     host.kill()
+
+        automations = api.post("/automations/filter", json={}).json()
+        assert [a["name"] for a in automations].count(AUTOMATION) == 1  # both hosts made one
 
         incidents = _incidents(central)
         assert {i["status"] for i in incidents.values()} == {"closed"}

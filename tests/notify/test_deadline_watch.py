@@ -6,7 +6,8 @@ import threading
 from datetime import timedelta
 from pathlib import Path
 
-from deployments.deadlines import check_deadlines, watch_lock
+from deployments.deadlines import check_deadlines
+from deployments.locks import DEADLINE_PASS, one_host
 from irp import clocks, timeline
 from irp.db import session_scope
 from tests.notify.helpers import routed_plan
@@ -69,7 +70,7 @@ def test_a_pass_waits_its_turn_while_another_host_holds_the_watch(
     plan_file, _ = routed_plan(tmp_path, receiver)
     _start(plan_file)
 
-    with watch_lock() as held:
+    with one_host(DEADLINE_PASS) as held:
         assert held
         other_host = check_deadlines()
     this_host = check_deadlines()
