@@ -19,20 +19,13 @@ every incident is answered to its end.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import socket
-import subprocess
-import sys
 import time
 from collections import Counter
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
-import psutil
 import pytest
 
 from deployments.recovery import AUTOMATION
@@ -42,93 +35,20 @@ from tests.hosts.central import (
     Central,
     central_stack,
     flow_run,
-    host_env,
-    start_process,
     start_run,
     wait_for,
 )
-from tests.irp.processes import free_port
+from tests.hosts.hosts import TOKEN, namespaces_allowed, start_host
 from tests.notify.helpers import routed_plan
 from tests.notify.receiver import Receiver
 from tests.webhook.alertmanager import alertmanager, api_alert, push
 
 pytestmark = [pytest.mark.slow, pytest.mark.no_database]
 
-TOKEN = "multihost-webhook-token"
-HOST_SCRIPT = Path(__file__).with_name("host.py")
-# Root needs no user namespace (and inside one would lose its access to PostgreSQL's socket,
-# owned by the user PostgreSQL runs as); anyone else maps themselves to root in one.
-NAMESPACES = [] if os.geteuid() == 0 else ["--user", "--map-root-user"]
-NAMESPACES += ["--pid", "--fork", "--kill-child=SIGKILL", "--mount", "--mount-proc", "--uts"]
 SERVICES = ("orders", "payments", "search")
 ALERTS_PER_GROUP = 8
 HEARTBEAT_TIMEOUT_S = 45  # Prefect's heartbeats come every 30 s at the least: 1.5 of them
 ENDED = ("closed", "rejected", "stopped")
-
-
-def namespaces_allowed() -> bool:
-    unshare = shutil.which("unshare")
-    if unshare is None:
-        return False
-    probe = subprocess.run([unshare, *NAMESPACES, "true"], capture_output=True, timeout=30)
-    return probe.returncode == 0
-
-
-@dataclass
-class Host:
-    name: str
-    process: subprocess.Popen[bytes]
-    webhook_url: str
-    hostname: str
-    isolated: bool
-
-    def runs(self, labels: dict[str, Any]) -> bool:
-        """Whether the run with these labels ran here (by host name, or by process)."""
-        if self.isolated:
-            return bool(labels.get("irp.host") == self.hostname)
-        pids = {p.pid for p in psutil.Process(self.process.pid).children(recursive=True)}
-        return str(labels.get("irp.pid")) in {str(p) for p in pids}
-
-    def healthy(self, log: Path) -> bool:
-        """The webhook answers; a host that exited fails the test with its log."""
-        if self.process.poll() is not None:
-            raise AssertionError(f"host {self.name} exited:\n{log.read_text()[-3000:]}")
-        try:
-            answer = httpx.get(f"{self.webhook_url}/healthz", timeout=2, trust_env=False)
-        except httpx.TransportError:
-            return False
-        return answer.status_code == 200
-
-    def kill(self) -> None:
-        """Power off: SIGKILL to every process of the host at once."""
-        tree = [psutil.Process(self.process.pid)]
-        tree += tree[0].children(recursive=True)
-        for process in tree:
-            process.kill()
-        psutil.wait_procs(tree, timeout=30)
-        self.process.wait(30)
-
-
-def start_host(central: Central, name: str, folder: Path, plan_file: Path, isolated: bool) -> Host:
-    cwd = folder / name
-    env = host_env(
-        central,
-        cwd / "home",
-        IRP_PLAN_FILE=str(plan_file),
-        IRP_WEBHOOK_TOKEN=TOKEN,
-        IRP_GATE_SUSPEND_AFTER_S="600",  # waiting runs keep their process: a kill strands them
-        IRP_GATE_POLL_INTERVAL_S="1",
-        IRP_RUN_HEARTBEAT_TIMEOUT_S=str(HEARTBEAT_TIMEOUT_S),
-        PYTHONUNBUFFERED="1",
-    )
-    port = free_port()
-    serve = [sys.executable, "-m", "deployments.serve"]
-    webhook = [sys.executable, "-m", "irp.cli", "webhook", "--port", str(port)]
-    launcher = [sys.executable, str(HOST_SCRIPT), f"irp-{name}", "--", *serve, "--", *webhook]
-    argv = ["unshare", *NAMESPACES, *launcher] if isolated else launcher
-    process = start_process(argv, env, cwd, folder / f"{name}.log")
-    hostname = f"irp-{name}" if isolated else socket.gethostname()
-    return Host(name, process, f"http://127.0.0.1:{port}", hostname, isolated)
 
 
 def storm(started: datetime) -> list[dict[str, Any]]:
@@ -182,12 +102,18 @@ def test_two_hosts_take_a_storm_and_survive_losing_one(tmp_path: Path) -> None:
     with central_stack() as central, Receiver() as receiver, central.api() as api:
         plan_file, _ = routed_plan(tmp_path, receiver)
         phases["central up"] = time.monotonic() - began
-        hosts = [start_host(central, n, tmp_path, plan_file, isolated) for n in ("a", "b")]
+        settings = {
+            "IRP_PLAN_FILE": str(plan_file),
+            "IRP_GATE_SUSPEND_AFTER_S": "600",  # waiting runs keep their process: a kill strands them
+            "IRP_GATE_POLL_INTERVAL_S": "1",
+            "IRP_RUN_HEARTBEAT_TIMEOUT_S": str(HEARTBEAT_TIMEOUT_S),
+        }
+        hosts = [start_host(central, n, tmp_path, settings, isolated) for n in ("a", "b")]
         try:
             for host in hosts:
                 wait_for(
                     f"host {host.name}'s webhook",
-                    lambda h=host: h.healthy(tmp_path / f"{h.name}.log"),
+                    lambda h=host: h.healthy(),
                 )
             wait_for(
                 "serve to register the deployments",
