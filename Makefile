@@ -25,6 +25,7 @@ lint: sync
 	$(UV) run ruff check .
 	$(UV) run ruff format --check .
 	$(UV) run mypy irp models tasks flows deployments
+	$(UV) run lint-imports
 
 test: lint
 	$(UV) run pytest

@@ -133,7 +133,7 @@ def _patient_plan(home: Path) -> Path:
     plan's 15 minutes, and a timed-out gate would escalate and move on instead of waiting."""
     import yaml
 
-    from irp.plan import DEFAULT_PLAN_FILE
+    from irp.plan.loader import DEFAULT_PLAN_FILE
 
     data = yaml.safe_load(DEFAULT_PLAN_FILE.read_text(encoding="utf-8"))
     for gate in data["gates"].values():
@@ -148,7 +148,7 @@ def main() -> None:
     os.environ["IRP_HOME"] = str(home)
     os.environ["IRP_GATE_SUSPEND_AFTER_S"] = "120"
     os.environ["IRP_PLAN_FILE"] = str(_patient_plan(home))
-    from irp.cli_up import full_stack
+    from irp.cli.up import full_stack
     from irp.settings import get_settings
     from irp.stack import StackConfig
 

@@ -72,8 +72,8 @@ def main() -> int:
     home = Path(tempfile.mkdtemp(prefix="irp-bench-metrics-"))
     os.environ["IRP_HOME"] = str(home)
     os.environ.pop("IRP_DATABASE_URL", None)
-    from irp import metrics
     from irp.db import get_engine
+    from irp.reporting import metrics
     from models import Incident
 
     engine = get_engine()

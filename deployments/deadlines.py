@@ -26,8 +26,8 @@ from prefect.states import Scheduled
 
 from deployments.locks import DEADLINE_PASS, one_host
 from deployments.recovery import RECOVER_EVERY_S, prepare, recover_stranded
-from irp import gate_waits
 from irp.db import session_scope
+from irp.gates import waits as gate_waits
 from models.base import utcnow
 
 logger = logging.getLogger("irp.deadlines")

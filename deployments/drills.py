@@ -13,7 +13,6 @@ from prefect.deployments.runner import RunnerDeployment
 from prefect.schedules import Cron, Interval, Schedule
 
 from flows.registry import FLOWS
-from irp.drill_scenarios import drill_report
 from models.plan import Plan
 from models.plan_drills import DrillScenario
 
@@ -22,7 +21,7 @@ def drill_parameters(
     name: str, scenario: DrillScenario, plan_file: str | None = None
 ) -> dict[str, Any]:
     """The flow parameters of one drill run: a report with the scenario's facts, drill mode."""
-    report = drill_report(name, scenario)
+    report = scenario.filed_report(name)
     return {
         "report": report.model_dump(mode="json", exclude_defaults=True),
         "drill": True,

@@ -1,12 +1,12 @@
 """No stranded incident: find open incidents whose flow run is not alive and start a new run
-that continues from where the incident stands (the rules are in irp/recovery.py).
+that continues from where the incident stands (the rules are in irp/incidents/recovery.py).
 
 Prefect says which runs are dead. A run's process that exits on a signal marks it Crashed; a
 run paused in a process that died is failed by Prefect once its pause times out ("paused and
 never resumed"). A SIGKILLed process, or a lost host, leaves its run Running: every run sends a
 heartbeat every 30 s, and the automation `ensure_crash_automation` creates (Prefect's "detect
 zombie flows" recipe) marks a served run Crashed when its heartbeats stop. Sooner on the host
-it ran on: a run labels itself with its process (irp/run_process.py), and the watch there sees
+it ran on: a run labels itself with its process (irp/incidents/run_process.py), and the watch there sees
 at once that the process is gone, marks the run Crashed and starts the new one.
 
 The serve process's watch (deployments/deadlines.py) calls `recover_stranded` every
@@ -29,11 +29,12 @@ from uuid import UUID
 
 from deployments.locks import CRASH_AUTOMATION, one_host
 from deployments.names import deployment_name
-from irp import incidents, recovery
 from irp.db import session_scope
 from irp.errors import IrpError
-from irp.recovery import Health, RunState
-from irp.run_process import process_gone
+from irp.incidents import recovery
+from irp.incidents import service as incidents
+from irp.incidents.recovery import Health, RunState
+from irp.incidents.run_process import process_gone
 from irp.settings import get_settings
 from models.base import utcnow
 
@@ -41,7 +42,7 @@ if TYPE_CHECKING:
     from prefect.client.orchestration import SyncPrefectClient
     from prefect.client.schemas.objects import FlowRun
 
-log = logging.getLogger("irp.recovery")
+log = logging.getLogger("irp.incidents.recovery")
 
 RECOVER_EVERY_S = 10.0
 AUTOMATION = "irp: crash served flow runs whose heartbeats stopped"

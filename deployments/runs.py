@@ -12,10 +12,11 @@ from uuid import UUID
 
 from sqlmodel import select
 
-from irp import gates, incidents
 from irp.db import session_scope
 from irp.errors import GateRefused, InvalidInput, IrpError, NotFound
-from irp.plan import get_plan
+from irp.gates import service as gates
+from irp.incidents import service as incidents
+from irp.plan.loader import get_plan
 from irp.settings import configure_prefect, get_settings
 from models import Incident
 from models.enums import IncidentType, Priority
@@ -150,7 +151,7 @@ def _watch_gates(run_id: UUID, plan: Plan, say: Say, stop: threading.Event) -> N
 
 def gate_prompt(plan: Plan, incident_id: str, waiting: gates.WaitingGate, run_id: str) -> str:
     """What a person needs to answer a waiting gate: the question, who, the command, the link."""
-    from irp.notify.service import run_link
+    from tasks.common import run_link
 
     policy = plan.gates[waiting.gate]
     who = ", ".join(f"{r} ({plan.role_person(r)})" for r in waiting.deciders)

@@ -56,7 +56,7 @@ def incident_deployments() -> list[RunnerDeployment]:
 def extra_deployments() -> list[RunnerDeployment]:
     """Deployments served next to the incident ones: the plan's scheduled drills."""
     from deployments.drills import scheduled_drill_deployments
-    from irp.plan import get_plan
+    from irp.plan.loader import get_plan
 
     plan_file = get_settings().plan_file
     name = str(plan_file) if plan_file else None

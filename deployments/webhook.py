@@ -42,7 +42,7 @@ from irp.alerts.parsers import (
 )
 from irp.alerts.storable import BodyError, RawBody, decode_form, decode_json
 from irp.db import get_engine, session_scope
-from irp.plan import get_plan
+from irp.plan.loader import get_plan
 from irp.settings import Settings, configure_prefect, get_settings
 
 log = logging.getLogger("irp.webhook")

@@ -20,9 +20,12 @@ from prefect.states import Running
 from pydantic import Field, create_model
 
 from flows.run_process import label_process
-from irp import gate_waits, gates, incidents, recovery, timeline
 from irp.db import session_scope
 from irp.errors import GateRefused
+from irp.gates import service as gates
+from irp.gates import waits as gate_waits
+from irp.incidents import recovery, timeline
+from irp.incidents import service as incidents
 from irp.redact import plan_redactor
 from irp.settings import get_settings
 from models.base import utcnow

@@ -19,12 +19,13 @@ from prefect.states import State
 from flows import gates
 from flows.run_names import name_run
 from flows.run_process import label_process
-from irp import gates as gate_rules
-from irp import incidents, recovery, timeline
 from irp.db import session_scope
-from irp.drill_scenarios import drill_setup
+from irp.drills.scenarios import drill_setup
 from irp.errors import ActionFailed
-from irp.plan import get_plan
+from irp.gates import service as gate_rules
+from irp.incidents import recovery, timeline
+from irp.incidents import service as incidents
+from irp.plan.loader import get_plan
 from models.enums import IncidentStatus, IncidentType, Priority, Stage
 from models.plan import Plan
 from models.report import IncidentReport

@@ -12,9 +12,9 @@ from prefect.client.orchestration import get_client
 from prefect.context import FlowRunContext
 from sqlmodel import select
 
-from irp import incidents
 from irp.db import session_scope
 from irp.errors import NotFound
+from irp.incidents import service as incidents
 from irp.redact import default_redactor
 from models import Incident
 

@@ -1,8 +1,9 @@
 """A run tells Prefect which process drives it, so the recovery watch on its host sees at once
-when that process dies (irp/run_process.py says how the labels are read)."""
+when that process dies (irp/incidents/run_process.py says how the labels are read)."""
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import threading
 from uuid import UUID
@@ -10,7 +11,7 @@ from uuid import UUID
 from prefect.client.orchestration import get_client
 from prefect.context import FlowRunContext
 
-from irp.run_process import labels_for_this_process
+from irp.incidents.run_process import labels_for_this_process
 
 log = logging.getLogger("irp.flows")
 
@@ -32,8 +33,12 @@ def label_process(*, running_again: bool = False) -> None:
     _labelled.add(run_id)
     # Off the stage's path: a SQLite Prefect server answers a write that meets another with a
     # 503 the client retries after ~2 s, which cost a drill 2 s a stage when done in line.
+    # The thread sees this context's Prefect settings (the API a test or a run was given).
+    send = contextvars.copy_context().run
     labels = labels_for_this_process()
-    threading.Thread(target=_send, args=(run_id, labels), name="irp-label", daemon=True).start()
+    threading.Thread(
+        target=send, args=(_send, run_id, labels), name="irp-label", daemon=True
+    ).start()
 
 
 def _send(run_id: UUID, labels: dict[str, bool | int | float | str]) -> None:
@@ -41,4 +46,4 @@ def _send(run_id: UUID, labels: dict[str, bool | int | float | str]) -> None:
         with get_client(sync_client=True) as client:
             client.update_flow_run_labels(run_id, labels)
     except Exception as exc:  # noqa: BLE001
-        log.warning("labelling flow run %s: %s", run_id, type(exc).__name__)
+        log.warning("labelling flow run %s: %s", run_id, exc)

@@ -38,13 +38,14 @@ from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any, Final
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
-
-PHONE: Final = "phone"
-EMAIL: Final = "email"
-ID_NUMBER: Final = "id_number"
-BANK_CARD: Final = "bank_card"
-BUILTIN_KINDS: Final = frozenset({PHONE, EMAIL, ID_NUMBER, BANK_CARD})
+from models.redaction import (
+    BANK_CARD,
+    EMAIL,
+    ID_NUMBER,
+    PHONE,
+    RedactionPattern,
+    compile_pattern,
+)
 
 # Tie-break between equally long overlapping candidates: lower wins.
 _RANK: Final = {EMAIL: 0, ID_NUMBER: 1, BANK_CARD: 2, PHONE: 3}
@@ -69,26 +70,6 @@ if TYPE_CHECKING:
     from models.plan import Plan
 
 
-class RedactionPattern(BaseModel):
-    """An extra pattern from the plan file; its matches become ``[REDACTED:<label or name>]``."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    name: str = Field(min_length=1, max_length=64, pattern=r"^[^\[\]\s]+$")
-    regex: str = Field(min_length=1)
-    label: str | None = Field(default=None, min_length=1, max_length=64, pattern=r"^[^\[\]\r\n]+$")
-
-    @model_validator(mode="after")
-    def _regex_compiles(self) -> RedactionPattern:
-        _compile(self)
-        return self
-
-    @property
-    def replacement(self) -> str:
-        """The text that replaces a match."""
-        return f"[REDACTED:{self.label or self.name}]"
-
-
 @dataclass(frozen=True, slots=True)
 class Finding:
     """One piece of personal data found in a text: its kind and ``text[start:end]`` span."""
@@ -105,19 +86,6 @@ class _Candidate:
     end: int
     replacement: str
     custom: bool = False
-
-
-def _compile(pattern: RedactionPattern) -> re.Pattern[str]:
-    """Compile a configured pattern; errors name the pattern so the plan author can find it."""
-    if pattern.name in BUILTIN_KINDS:
-        raise ValueError(f"redaction pattern {pattern.name!r}: name is reserved for a built-in")
-    try:
-        compiled = re.compile(pattern.regex)
-    except re.error as exc:
-        raise ValueError(f"redaction pattern {pattern.name!r}: invalid regex: {exc}") from exc
-    if compiled.search("") is not None:
-        raise ValueError(f"redaction pattern {pattern.name!r}: regex matches the empty string")
-    return compiled
 
 
 def _luhn_valid(digits: str) -> bool:
@@ -176,7 +144,7 @@ class Redactor:
             if pattern.name in seen:
                 raise ValueError(f"redaction pattern {pattern.name!r}: name is used twice")
             seen.add(pattern.name)
-            self._patterns.append((pattern, _compile(pattern)))
+            self._patterns.append((pattern, compile_pattern(pattern)))
 
     def redact(self, text: str) -> str:
         """Return `text` with every finding masked; repeated until stable, so idempotent."""

@@ -114,7 +114,7 @@ def _rule(
 
 # Order matters: security patterns go before the broad system-failure words, and
 # `leak` alone is avoided so that MemoryLeak is a system failure, not a breach.
-# The shipped plan (irp/default_plan.yaml, `classification`) repeats these rules.
+# The shipped plan (irp/plan/default_plan.yaml, `classification`) repeats these rules.
 DEFAULT_RULES: list[ClassificationRule] = [
     _rule(
         "default-ddos",

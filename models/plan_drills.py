@@ -12,6 +12,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from models.enums import IncidentType, Stage
+from models.report import REPORT_MODELS, IncidentReport
 
 
 class _Strict(BaseModel):
@@ -102,6 +103,18 @@ class DrillScenario(_Strict):
         if self.cron is not None and self.interval_s is not None:
             raise ValueError("give cron or interval_s, not both")
         return self
+
+    def filed_report(self, name: str) -> IncidentReport:
+        """The report the drill named `name` files: the scenario's facts, marked as a drill."""
+        fields = {
+            "summary": f"Drill {name}: {self.title}",
+            "reporter": "drill scheduler",
+            "description": f"Scheduled drill '{name}' from the plan.",
+            **self.report,
+        }
+        if self.subtype is not None:
+            fields.setdefault("subtype", self.subtype)
+        return REPORT_MODELS[self.incident_type].model_validate(fields)
 
 
 def _default_scenarios() -> dict[str, DrillScenario]:

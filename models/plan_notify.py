@@ -10,8 +10,8 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, field_validator
 
-from irp.redact import RedactionPattern
 from models.plan import Condition
+from models.redaction import RedactionPattern
 
 NotifyEvent = Literal[
     "report_received",

@@ -5,8 +5,10 @@ from __future__ import annotations
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from irp import actions, evidence, executors, incidents, logistics, recovery, timeline
 from irp.db import session_scope
+from irp.incidents import recovery, timeline
+from irp.incidents import service as incidents
+from irp.response import actions, custody, executors, logistics
 from models.enums import ActionStatus, Stage
 from models.plan import Plan
 from tasks.common import DB_TASK
@@ -17,7 +19,7 @@ def require_evidence(incident_id: str) -> int:
     """Breach and insider cases: cleanup waits until evidence is on record."""
     with session_scope() as session:
         incident = incidents.get_incident(session, incident_id)
-        return len(evidence.require_preserved(session, incident))
+        return len(custody.require_preserved(session, incident))
 
 
 @task(

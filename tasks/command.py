@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from prefect import task
 
-from irp import incidents, timeline
 from irp.db import session_scope
-from irp.grading import grade
+from irp.incidents import service as incidents
+from irp.incidents import timeline
+from irp.incidents.grading import grade
 from models.enums import Priority, Stage
 from models.plan import Plan
 from tasks.common import DB_TASK

@@ -7,10 +7,12 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
+from prefect.settings import PREFECT_UI_URL
 from prefect.utilities.annotations import quote
 
 from irp.errors import IrpError
 from irp.redact import RedactingFilter
+from irp.settings import get_settings
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -58,3 +60,11 @@ def untracked(value: T) -> T:
     argument looking for futures; the plan is a large model that holds none, and walking it
     on each of a drill's ~17 task calls cost about a third of the drill's time."""
     return cast(T, quote(value))
+
+
+def run_link(flow_run_id: str | None) -> str | None:
+    """The run's page in the Prefect UI: IRP_PREFECT_UI_URL, else the UI Prefect itself knows."""
+    if not flow_run_id:
+        return None
+    base = get_settings().prefect_ui_url or PREFECT_UI_URL.value()
+    return f"{base.rstrip('/')}/runs/flow-run/{flow_run_id}" if base else None

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from prefect import task
 
-from irp import incidents, logistics
 from irp.db import session_scope
+from irp.incidents import service as incidents
+from irp.response import logistics
 from models.plan import Plan
 from tasks.common import DB_TASK
 

@@ -6,8 +6,8 @@ from prefect import task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
-from irp import metrics
 from irp.db import get_engine
+from irp.reporting import metrics
 
 
 def publish_metrics(result: metrics.Metrics, key: str = "irp-metrics") -> str:

@@ -14,10 +14,11 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 
-from irp import clocks, incidents
 from irp.db import session_scope
-from irp.notify import service
+from irp.incidents import service as incidents
+from irp.notify import clocks, service
 from models.plan import Plan
+from tasks.common import run_link
 
 
 def _notify_url(notify_url: str | None) -> str | None:
@@ -73,7 +74,7 @@ def announce(
     if event in ("gate_waiting", "gate_escalated"):
         run_id = extra.get("flow_run_id") or flow_run.get_id()
         extra["flow_run_id"] = run_id
-        extra["run_link"] = service.run_link(run_id)
+        extra["run_link"] = run_link(run_id)
     try:  # in the flow, not a task run: extra task runs near a gate slow its resume
         notify_task.fn(
             incident_id, event, plan, _notify_url(notify_url), extra, list(audiences), drill_file
@@ -95,7 +96,7 @@ def announce_gate(
     extra = dict(extra)
     run_id = extra.get("flow_run_id") or flow_run.get_id()
     extra["flow_run_id"] = run_id
-    extra["run_link"] = service.run_link(run_id)
+    extra["run_link"] = run_link(run_id)
     service.notify(
         incident_id,
         event,

@@ -8,8 +8,9 @@ from prefect import task
 from prefect.runtime import flow_run
 from sqlmodel import select
 
-from irp import incidents, timeline
 from irp.db import session_scope
+from irp.incidents import service as incidents
+from irp.incidents import timeline
 from models import Incident
 from models.enums import IncidentType, Stage
 from models.report import IncidentReport

@@ -9,10 +9,11 @@ from prefect import Task, task
 from prefect.client.schemas.objects import TaskRun
 from prefect.states import State
 
-from irp import incidents, timeline
 from irp.db import session_scope
 from irp.errors import ReportNotWritten
-from irp.plan import get_plan
+from irp.incidents import service as incidents
+from irp.incidents import timeline
+from irp.plan.loader import get_plan
 from irp.redact import plan_redactor
 from irp.settings import get_settings
 from models.enums import IncidentStatus, Stage
@@ -30,7 +31,7 @@ def _unless_unwritable(task: Task[..., Any], task_run: TaskRun, state: State[Any
 def write_report(incident_id: str, plan: Plan, close: bool = True) -> str:
     """Close an incident that got here active (unless a stage failed: `close=False`), then
     write report.md/.html and timeline.csv; return the path of report.md."""
-    from irp import reporting  # pandas: loaded when writing, not at run start
+    from irp.reporting import report as reporting  # pandas: loaded when writing, not at run start
 
     with session_scope() as session:
         incident = incidents.get_incident(session, incident_id)
@@ -80,7 +81,7 @@ def _report_failed(incident_id: str, why: str) -> None:
 def publish_report(incident_id: str, markdown_path: str) -> None:
     """The written report as Prefect artifacts: its Markdown and a table of the measures taken.
     A task of its own, so it runs while people are told and a failed upload retries alone."""
-    from irp import reporting
+    from irp.reporting import report as reporting
 
     with session_scope() as session:
         incident = incidents.get_incident(session, incident_id)

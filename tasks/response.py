@@ -8,8 +8,10 @@ from typing import Any
 from prefect import Task, task
 from prefect.cache_policies import NO_CACHE
 
-from irp import actions, evidence, executors, incidents, timeline
 from irp.db import session_scope
+from irp.incidents import service as incidents
+from irp.incidents import timeline
+from irp.response import actions, custody, executors
 from irp.settings import get_settings
 from models.enums import ActionStatus, Stage
 from models.plan import ActionSpec
@@ -46,7 +48,7 @@ def execute_action(incident_id: str, spec: ActionSpec, params: dict[str, Any]) -
         assert finished is not None
         if spec.evidence:
             incident = incidents.get_incident(session, incident_id)
-            item = evidence.preserve_manifest(
+            item = custody.preserve_manifest(
                 session,
                 incident,
                 get_settings().evidence_dir,

@@ -102,7 +102,7 @@ def database(request: pytest.FixtureRequest) -> Iterator[str]:
 @pytest.fixture(autouse=True)
 def irp_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, database: str) -> Iterator[Path]:
     """Every test gets its own IRP_HOME (reports, evidence) and its own irp database."""
-    from irp.plan import _cached_plan
+    from irp.plan.loader import _cached_plan
     from irp.settings import get_settings
 
     home = tmp_path / "irp-home"

@@ -7,7 +7,7 @@ from typing import Any
 
 import yaml
 
-from irp.plan import DEFAULT_PLAN_FILE
+from irp.plan.loader import DEFAULT_PLAN_FILE
 from models.enums import IncidentType
 from models.report import REPORT_MODELS, IncidentReport
 

@@ -20,10 +20,11 @@ from sqlalchemy import Table, delete, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
-from irp import incidents, timeline
 from irp.alerts.classify import Classification, ClassificationRule, classify
 from irp.alerts.parsers import ParsedAlert
 from irp.alerts.storable import RawBody
+from irp.incidents import service as incidents
+from irp.incidents import timeline
 from models import Alert, Incident, OpenIncidentGroup
 from models.base import utcnow
 from models.enums import IncidentStatus, IncidentType

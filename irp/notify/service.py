@@ -16,19 +16,19 @@ from datetime import datetime
 from typing import Any
 
 import apprise
-from prefect.settings import PREFECT_UI_URL
 from pydantic import SecretStr
 from sqlmodel import Session, col, select
 
-from irp import actions, clocks, incidents, timeline
 from irp.db import session_scope
 from irp.errors import InvalidInput, IrpError, NotFound
-from irp.notify import routing
+from irp.incidents import service as incidents
+from irp.incidents import timeline
+from irp.notify import clocks, routing
 from irp.notify.delivery import Attempt, DeliveryResult, deliver
 from irp.notify.templates import MessageContext, render
-from irp.plan import get_plan
+from irp.plan.loader import get_plan
 from irp.redact import RedactingFilter, Redactor
-from irp.settings import get_settings
+from irp.response import actions
 from models import Incident, Notification
 from models.base import utcnow
 from models.enums import ActionStatus
@@ -60,14 +60,6 @@ def masked_target(url: str) -> str:
     if plugin is None:
         return url.split("://", 1)[0] + "://****" if "://" in url else "****"
     return str(plugin.url(privacy=True))
-
-
-def run_link(flow_run_id: str | None) -> str | None:
-    """The run's page in the Prefect UI: IRP_PREFECT_UI_URL, else the UI Prefect itself knows."""
-    if not flow_run_id:
-        return None
-    base = get_settings().prefect_ui_url or PREFECT_UI_URL.value()
-    return f"{base.rstrip('/')}/runs/flow-run/{flow_run_id}" if base else None
 
 
 def notify(

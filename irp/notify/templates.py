@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from irp.clocks import describe
+from irp.notify.clocks import describe
 from irp.redact import Redactor
 from models import Incident
 from models.plan import Plan

@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
-from irp.cli import main
+from irp.cli.main import main
 from tests.irp.processes import (
     carrying,
     free_port,
@@ -106,7 +106,7 @@ def start_up(home: Path) -> Up:
     }
     home.mkdir(parents=True)
     out = home.parent / "up.out"
-    command = f'"{sys.executable}" -m irp.cli up; echo "irp up exited with $?"'
+    command = f'"{sys.executable}" -m irp.cli.main up; echo "irp up exited with $?"'
     with out.open("wb") as sink:
         group = subprocess.Popen(
             ["sh", "-c", command],

@@ -11,7 +11,7 @@ import pytest
 
 from deployments.drills import scheduled_drill_deployments
 from deployments.serve import incident_deployments
-from irp.plan import get_plan
+from irp.plan.loader import get_plan
 from models.enums import IncidentType
 
 pytestmark = [pytest.mark.usefixtures("prefect_api"), pytest.mark.no_database]

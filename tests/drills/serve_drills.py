@@ -9,7 +9,7 @@ def main(plan_file: str) -> None:
     from prefect import serve
 
     from deployments.drills import scheduled_drill_deployments
-    from irp.plan import get_plan
+    from irp.plan.loader import get_plan
 
     serve(
         *scheduled_drill_deployments(get_plan(plan_file), plan_file), print_starting_message=False

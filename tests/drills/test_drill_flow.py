@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from flows.registry import FLOWS
-from irp.cli import main
+from irp.cli.main import main
 from irp.db import session_scope
 from irp.settings import get_settings
 from models import DrillScore, Incident
@@ -34,9 +34,9 @@ def _plan_with_faults(folder: Path) -> Path:
     return write_plan(folder, data)
 
 
-def test_injected_faults_show_up_as_gaps_in_the_scorecard_and_evidence(tmp_path: Path) -> None:
+def test_injected_faults_show_up_as_gaps_in_the_scorecard_and_drill_record(tmp_path: Path) -> None:
     from deployments.drills import drill_parameters
-    from irp.plan import get_plan
+    from irp.plan.loader import get_plan
 
     plan_file = str(_plan_with_faults(tmp_path))
     plan = get_plan(plan_file)
@@ -53,14 +53,14 @@ def test_injected_faults_show_up_as_gaps_in_the_scorecard_and_evidence(tmp_path:
     assert notice["result"] == "missed" and "timed out" in notice["note"]
     assert {("stage", s) for s in ("command", "response", "logistics", "cleanup")} <= set(rows)
 
-    evidence = (folder / "drill-evidence.md").read_text(encoding="utf-8")
-    assert "Action 'assess_leak_scope' needed 3 attempts" in evidence
-    assert "Gate 'user_notice' round 1 timed out (escalate)" in evidence
-    assert "Gate 'user_notice' round 2 timed out (stop)" in evidence
-    assert "Resource shortfall: 1 x oncall_engineers" in evidence
-    assert "breach-all-faults" in evidence and "## Follow-ups" in evidence
-    assert "drill-policy (" not in evidence  # the policy is no person; the reporter is
-    assert (folder / "drill-evidence.html").read_text(encoding="utf-8").startswith("<!doctype")
+    record = (folder / "drill-record.md").read_text(encoding="utf-8")
+    assert "Action 'assess_leak_scope' needed 3 attempts" in record
+    assert "Gate 'user_notice' round 1 timed out (escalate)" in record
+    assert "Gate 'user_notice' round 2 timed out (stop)" in record
+    assert "Resource shortfall: 1 x oncall_engineers" in record
+    assert "breach-all-faults" in record and "## Follow-ups" in record
+    assert "drill-policy (" not in record  # the policy is no person; the reporter is
+    assert (folder / "drill-record.html").read_text(encoding="utf-8").startswith("<!doctype")
 
     with session_scope() as session:
         incident = session.get(Incident, incident_id)
@@ -83,7 +83,7 @@ def test_an_unknown_scenario_is_refused_naming_the_field(tmp_path: Path) -> None
         )
 
 
-def test_evidence_cli_lists_the_drill_and_flags_undrilled_types(
+def test_drills_audit_lists_the_drill_and_flags_undrilled_types(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     from tests.factories import make_report
@@ -92,7 +92,7 @@ def test_evidence_cli_lists_the_drill_and_flags_undrilled_types(
         report=make_report(IncidentType.system_failure), drill=True, auto_approve=True
     )
     capsys.readouterr()
-    assert main(["drills", "evidence", "--check"]) == 1
+    assert main(["drills", "audit", "--check"]) == 1
     out = capsys.readouterr().out
     assert "system_failure" in out and "ad-hoc" in out and "1/" not in out.split("Coverage")[1]
     coverage = out.split("Coverage per incident type", 1)[1]
@@ -113,7 +113,7 @@ def test_cli_drill_runs_a_plan_scenario_and_refuses_one_of_another_type(
         incident = session.get(Incident, incident_id)
         assert incident is not None and incident.options["scenario"] == "breach-all-faults"
         assert incident.facts["records_affected"] == 1200  # the scenario's facts, not defaults
-    evidence = (get_settings().reports_dir / incident_id / "drill-evidence.md").read_text()
+    evidence = (get_settings().reports_dir / incident_id / "drill-record.md").read_text()
     assert "Resource shortfall: 1 x oncall_engineers" in evidence
 
     other = ["drill", "system-failure", "--plan", plan_file, "--scenario", "breach-all-faults"]

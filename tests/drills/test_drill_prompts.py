@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from irp.cli import main
+from irp.cli.main import main
 from irp.db import session_scope
-from irp.plan import get_plan
+from irp.plan.loader import get_plan
 from models import Incident
 
 pytestmark = [pytest.mark.usefixtures("prefect_api"), pytest.mark.slow]
@@ -69,7 +69,7 @@ def answer(command: str) -> int:
 def test_a_drill_waiting_for_people_says_how_to_answer(irp_home: Path) -> None:
     env = {**os.environ, "IRP_PREFECT_UI_URL": UI, "PYTHONUNBUFFERED": "1"}
     drill = subprocess.Popen(
-        [sys.executable, "-c", "from irp.cli import run; run()", "drill", "system-failure"],
+        [sys.executable, "-c", "from irp.cli.main import run; run()", "drill", "system-failure"],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from irp import metrics
-from irp.cli import main
+from irp.cli.main import main
 from irp.db import get_engine, session_scope
+from irp.reporting import metrics
 from models import DrillScore, Incident
 from models.enums import IncidentType, Priority
 

@@ -96,5 +96,5 @@ def test_a_scheduled_drill_fires_and_writes_its_scorecard(tmp_path: Path, prefec
     folder = get_settings().reports_dir / incident_id
     scorecard = (folder / "scorecard.csv").read_text(encoding="utf-8")
     assert scorecard.startswith("kind,name,target_s,actual_s,result,note")
-    evidence = (folder / "drill-evidence.md").read_text(encoding="utf-8")
+    evidence = (folder / "drill-record.md").read_text(encoding="utf-8")
     assert name in evidence and "Resource shortfall: 1 x spare_servers" in evidence

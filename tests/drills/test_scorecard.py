@@ -7,12 +7,14 @@ from datetime import UTC, datetime, timedelta
 import pandas as pd
 import pytest
 
-from irp import drills, reporting
 from irp.db import session_scope
+from irp.drills import scoring as drills
 from irp.errors import PlanError
-from irp.incidents import open_incident
-from irp.plan import get_plan, load_plan
-from models import ActionRun, GateDecision, ResourceAllocation, TimelineEvent
+from irp.incidents import timeline
+from irp.incidents.service import open_incident
+from irp.plan.loader import get_plan, load_plan
+from irp.reporting import report as reporting
+from models import ActionRun, GateDecision, ResourceAllocation
 from models.enums import ActionStatus, IncidentStatus, IncidentType
 from models.plan_drills import DrillTargets
 from models.report import DataBreachReport
@@ -156,16 +158,7 @@ def test_scorecard_from_the_database_names_participants_and_groups() -> None:
             ("command", "stage_started", 0),
             ("command", "stage_completed", 30),
         ]:
-            session.add(
-                TimelineEvent(
-                    incident_id=incident.id,
-                    at=_at(seconds),
-                    stage=stage,
-                    kind=kind,
-                    actor="irp",
-                    message="",
-                )
-            )
+            timeline.record(session, incident.id, stage, kind, "", at=_at(seconds))
         session.add(
             GateDecision(
                 incident_id=incident.id,

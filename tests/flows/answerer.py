@@ -7,10 +7,11 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from irp import gates, incidents
-from irp.cli import main
+from irp.cli.main import main
 from irp.db import session_scope
 from irp.errors import NotFound
+from irp.gates import service as gates
+from irp.incidents import service as incidents
 from models import Incident
 
 

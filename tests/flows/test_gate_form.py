@@ -17,11 +17,12 @@ import httpx
 import pytest
 
 from flows.registry import FLOWS
-from irp import gates, incidents
-from irp.cli import main
+from irp.cli.main import main
 from irp.db import session_scope
 from irp.errors import GateRefused, NotFound
-from irp.plan import get_plan
+from irp.gates import service as gates
+from irp.incidents import service as incidents
+from irp.plan.loader import get_plan
 from models.enums import IncidentStatus, IncidentType
 from tests.factories import make_report
 

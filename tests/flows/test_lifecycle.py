@@ -9,8 +9,10 @@ import pytest
 from sqlmodel import select
 
 from flows.registry import FLOWS
-from irp import actions, gates, timeline
 from irp.db import session_scope
+from irp.gates import service as gates
+from irp.incidents import timeline
+from irp.response import actions
 from irp.settings import get_settings
 from models import Evidence, Incident, ResourceAllocation
 from models.enums import ActionStatus, IncidentStatus, IncidentType, Stage

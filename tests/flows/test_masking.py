@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from flows.registry import FLOWS
-from irp.cli import main
+from irp.cli.main import main
 from irp.settings import get_settings
 from models.enums import IncidentType
 from tests.factories import make_report
@@ -65,10 +65,8 @@ def test_every_exit_masks_what_people_typed(capsys: pytest.CaptureFixture[str]) 
     folder = get_settings().reports_dir / incident_id
     for name in ("report.md", "report.html", "timeline.csv"):
         _assert_masked(name, (folder / name).read_text(encoding="utf-8"))
-    _assert_masked(
-        "drill-evidence.md", (folder / "drill-evidence.md").read_text(), shows=MASKED[:2]
-    )
-    _assert_masked("drill-evidence.html", (folder / "drill-evidence.html").read_text(), shows=())
+    _assert_masked("drill-record.md", (folder / "drill-record.md").read_text(), shows=MASKED[:2])
+    _assert_masked("drill-record.html", (folder / "drill-record.html").read_text(), shows=())
     _assert_masked("scorecard.csv", (folder / "scorecard.csv").read_text(), shows=())
 
     with (folder / "timeline.csv").open(encoding="utf-8") as handle:
@@ -90,10 +88,10 @@ def _assert_artifacts_masked(incident_id: str) -> None:
             a.key: a for a in client.read_artifacts(artifact_filter=ArtifactFilter(key=prefix))
         }
     key = incident_id.lower()
-    assert {f"{key}-report", f"{key}-measures", f"{key}-drill-evidence"} <= set(artifacts)
+    assert {f"{key}-report", f"{key}-measures", f"{key}-drill-record"} <= set(artifacts)
     _assert_masked("report artifact", str(artifacts[f"{key}-report"].data))
     _assert_masked("measures artifact", json.dumps(artifacts[f"{key}-measures"].data), shows=())
-    _assert_masked("evidence artifact", str(artifacts[f"{key}-drill-evidence"].data), shows=())
+    _assert_masked("evidence artifact", str(artifacts[f"{key}-drill-record"].data), shows=())
 
 
 def _assert_cli_masked(incident_id: str, capsys: pytest.CaptureFixture[str]) -> None:

@@ -23,9 +23,11 @@ from sqlmodel import select
 
 from deployments import recovery as served_recovery
 from deployments.dispatch import dispatch_one, start_deployment
-from irp import gates, incidents, run_process, timeline
-from irp.cli import main
+from irp.cli.main import main
 from irp.db import session_scope
+from irp.gates import service as gates
+from irp.incidents import run_process, timeline
+from irp.incidents import service as incidents
 from irp.settings import get_settings
 from models import Notification
 from models.base import utcnow

@@ -11,7 +11,7 @@ import yaml
 
 from deployments.serve import incident_deployments
 from flows.registry import FLOWS
-from irp.cli import INCIDENT_TYPES, main
+from irp.cli.main import INCIDENT_TYPES, main
 from models.enums import IncidentType
 from models.report import REPORT_MODELS
 

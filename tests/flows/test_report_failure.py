@@ -6,9 +6,10 @@ from __future__ import annotations
 import pytest
 
 from flows.registry import FLOWS
-from irp import incidents, timeline
-from irp.cli import main
+from irp.cli.main import main
 from irp.db import session_scope
+from irp.incidents import service as incidents
+from irp.incidents import timeline
 from irp.settings import get_settings
 from models.enums import IncidentStatus, IncidentType, Stage
 
@@ -66,4 +67,4 @@ def test_an_unwritable_report_is_one_clear_error_and_is_written_on_retry(
         ]
     assert closed.status == IncidentStatus.closed and closed.closed_at is not None
     assert done == [s.value for s in Stage]  # each stage once: only the report was redone
-    assert (reports / incident.id / "drill-evidence.md").exists()
+    assert (reports / incident.id / "drill-record.md").exists()

@@ -10,8 +10,9 @@ from sqlmodel import select
 from deployments.runs import run_drill
 from flows.registry import FLOWS
 from flows.run_names import MAX_NAME, incident_run_name
-from irp import incidents, timeline
 from irp.db import session_scope
+from irp.incidents import service as incidents
+from irp.incidents import timeline
 from models import Incident
 from models.enums import IncidentType
 from tests.factories import make_report

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from irp.cli import main
+from irp.cli.main import main
 
 pytestmark = pytest.mark.no_database
 
@@ -21,7 +21,7 @@ BAD_USAGE = [
     ["clocks", "bogus"],
     ["clocks", "stop"],
     ["drills", "bogus"],
-    ["drills", "evidence", "--bogus"],
+    ["drills", "audit", "--bogus"],
     ["plan", "bogus"],
     ["incidents", "show"],
     ["evidence", "add", "INC-1"],
@@ -58,7 +58,7 @@ def test_help_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
 def test_the_console_script_prints_no_traceback() -> None:
     """The installed `irp` entry point, as a person runs it."""
     done = subprocess.run(
-        [sys.executable, "-c", "from irp.cli import run; run()", "notifications", "list"],
+        [sys.executable, "-c", "from irp.cli.main import run; run()", "notifications", "list"],
         capture_output=True,
         text=True,
         timeout=60,

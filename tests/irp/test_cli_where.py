@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from irp.cli import main
+from irp.cli.main import main
 from irp.settings import get_settings, stack_file
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -81,7 +81,7 @@ def test_a_dead_stack_is_no_stack(
 def test_a_password_in_the_database_url_is_not_printed(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from irp.cli_where import where_line
+    from irp.cli.where import where_line
     from irp.settings import whereabouts
 
     monkeypatch.setenv("IRP_DATABASE_URL", "postgresql+psycopg://irp:s3cret@db.example:5432/irp")
@@ -94,7 +94,7 @@ def test_a_password_in_the_database_url_is_not_printed(
 def test_prefect_commands_say_when_prefect_would_be_a_temporary_server(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from irp.cli_where import where_line
+    from irp.cli.where import where_line
     from irp.settings import whereabouts
 
     monkeypatch.delenv("PREFECT_API_URL", raising=False)
@@ -109,7 +109,7 @@ def test_outside_the_stack_directory_without_irp_home(tmp_path: Path) -> None:
     """As a person runs it: another directory, no IRP_HOME."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("IRP_", "PREFECT_API"))}
     done = subprocess.run(
-        [sys.executable, "-c", "from irp.cli import run; run()", "incidents", "list"],
+        [sys.executable, "-c", "from irp.cli.main import run; run()", "incidents", "list"],
         cwd=tmp_path,
         env={**env, "PYTHONPATH": str(ROOT)},
         capture_output=True,

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from irp.cli import main
+from irp.cli.main import main
 from irp.errors import PlanError
-from irp.plan import load_plan
+from irp.plan.loader import load_plan
 from tests.factories import plan_data, write_plan
 
 pytestmark = pytest.mark.no_database

@@ -8,9 +8,12 @@ from datetime import timedelta
 import pytest
 from sqlmodel import Session
 
-from irp import gate_waits, gates, incidents, recovery, timeline
 from irp.db import session_scope
-from irp.plan import get_plan
+from irp.gates import service as gates
+from irp.gates import waits as gate_waits
+from irp.incidents import recovery, timeline
+from irp.incidents import service as incidents
+from irp.plan.loader import get_plan
 from models import Notification
 from models.base import utcnow
 from models.enums import IncidentStatus, IncidentType, Stage

@@ -8,7 +8,7 @@ import pytest
 
 from irp.errors import ReportNotWritten
 from irp.redact import default_redactor
-from irp.reporting import write_masked
+from irp.reporting.report import write_masked
 
 pytestmark = pytest.mark.no_database
 

@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from irp import run_process
-from irp.run_process import labels_for_this_process, process_gone
+from irp.incidents import run_process
+from irp.incidents.run_process import labels_for_this_process, process_gone
 
 pytestmark = pytest.mark.no_database
 
@@ -21,7 +21,7 @@ AFTER = LABELLED + timedelta(seconds=5)
 
 def _labels_of_a_dead_process() -> dict[str, object]:
     """Labels as a process wrote them, for a process that has since exited."""
-    code = "import json, irp.run_process as p; print(json.dumps(p.labels_for_this_process()))"
+    code = "import json, irp.incidents.run_process as p; print(json.dumps(p.labels_for_this_process()))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     labels: dict[str, object] = json.loads(out.stdout)
     return {**labels, run_process.LABELLED_AT: LABELLED.isoformat()}

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from irp import incidents
 from irp.db import session_scope
+from irp.incidents import service as incidents
 from models.enums import IncidentType
 from tests.factories import make_report, plan_data, write_plan
 from tests.notify.receiver import Receiver

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from irp import clocks, incidents
-from irp.cli import main
+from irp.cli.main import main
 from irp.db import session_scope
 from irp.errors import InvalidInput, NotFound
-from irp.notify import service
-from irp.plan import get_plan
+from irp.incidents import service as incidents
+from irp.notify import clocks, service
+from irp.plan.loader import get_plan
 from models.enums import NationalGrade
 from tests.notify.helpers import Sleeps, open_breach, routed_plan
 from tests.notify.receiver import Receiver

@@ -8,8 +8,9 @@ from pathlib import Path
 
 from deployments.deadlines import check_deadlines
 from deployments.locks import DEADLINE_PASS, one_host
-from irp import clocks, timeline
 from irp.db import session_scope
+from irp.incidents import timeline
+from irp.notify import clocks
 from tests.notify.helpers import routed_plan
 from tests.notify.receiver import Receiver
 from tests.notify.test_clocks import T0, _start

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from flows.registry import FLOWS
-from irp.cli import main
+from irp.cli.main import main
 from irp.db import session_scope
 from irp.notify.templates import HEADLINES
 from irp.settings import get_settings
@@ -93,7 +93,7 @@ def test_a_clock_already_past_its_deadline_shows_missed(receiver: Receiver) -> N
     assert "| missed |" in rows["pipl"]  # 60 min window, filed 2 h after detection
     assert "| met |" in rows["gdpr"]
     with session_scope() as session:
-        from irp import timeline
+        from irp.incidents import timeline
 
         kinds = [e.kind for e in timeline.events(session, incident_id)]
     assert kinds.count("clock_started") == 2 and kinds.count("clock_stopped") == 2

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from irp import timeline
-from irp.cli import main
+from irp.cli.main import main
 from irp.db import session_scope
+from irp.incidents import timeline
 from irp.notify import service
 from models import Notification
 from tests.notify.helpers import Sleeps, open_breach, routed_plan

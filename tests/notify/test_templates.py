@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from irp import clocks, incidents
 from irp.db import session_scope
-from irp.notify import routing
+from irp.incidents import service as incidents
+from irp.notify import clocks, routing
 from irp.notify.service import context, redactor_for
 from irp.notify.templates import render, tbc
-from irp.plan import get_plan
+from irp.plan.loader import get_plan
 from models.enums import NationalGrade
 from tests.notify.helpers import open_breach, routed_plan
 

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from irp.cli_up import full_stack
+from irp.cli.up import full_stack
 from irp.settings import get_settings
 from irp.stack import StackConfig
 
@@ -97,8 +97,10 @@ def _choose(page: Any, label: str, value: str) -> list[str]:
 def test_ui_run_and_gate(stack: dict[str, str]) -> None:
     from playwright.sync_api import sync_playwright
 
-    from irp import gates, incidents, timeline
     from irp.db import session_scope
+    from irp.gates import service as gates
+    from irp.incidents import service as incidents
+    from irp.incidents import timeline
 
     ui, api = stack["ui_url"], stack["api_url"]
     SHOTS.mkdir(exist_ok=True)

@@ -19,8 +19,8 @@ from sqlmodel import select
 from deployments.dispatch import start_deployment
 from deployments.names import DEPLOYMENT, deployment_name
 from deployments.webhook import create_app, delivery_gate
-from irp import timeline
 from irp.db import session_scope
+from irp.incidents import timeline
 from irp.settings import Settings
 from models import Alert, Incident
 from models.enums import IncidentStatus, IncidentType

@@ -70,7 +70,7 @@ def test_local_demo_on_loopback_starts(irp_home: Path, host: str) -> None:
 def test_cli_local_demo_on_every_interface_exits_2(
     irp_home: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from irp.cli import main
+    from irp.cli.main import main
 
     assert main(["webhook", "--local-demo", "--host", "0.0.0.0", "--port", "0"]) == 2
     err = capsys.readouterr().err

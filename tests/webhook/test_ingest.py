@@ -9,9 +9,10 @@ import pytest
 from fastapi import FastAPI
 from sqlmodel import Session, select
 
-from irp import incidents, timeline
 from irp.alerts import ingest
 from irp.db import session_scope
+from irp.incidents import service as incidents
+from irp.incidents import timeline
 from models import Alert, Incident, TimelineEvent
 from models.enums import IncidentStatus, IncidentType
 from tests.webhook.conftest import AUTH, Dispatches
@@ -115,7 +116,7 @@ def test_refired_attaches_while_open_and_opens_new_after_close(live: str) -> Non
 
 
 def test_unmapped_is_stored_and_listed(live: str) -> None:
-    from irp.cli import main
+    from irp.cli.main import main
 
     answer = post(live, am_body([am_alert("SomethingOdd")]))
     assert answer.json()["unmapped"] == 1

@@ -12,9 +12,9 @@ import httpx
 import pytest
 from sqlmodel import select
 
-from irp import timeline
 from irp.alerts.storable import NUL_REPLACEMENT, RawBody
 from irp.db import session_scope
+from irp.incidents import timeline
 from models import Alert, Incident
 from models.enums import IncidentType
 from tests.webhook.conftest import AUTH
@@ -158,7 +158,7 @@ def test_suricata_and_wazuh_open_network_attack_incidents(live: str) -> None:
 def test_cloud_alarms_are_stored_and_listed_unmapped(
     live: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from irp.cli import main
+    from irp.cli.main import main
 
     tencent = post(live, (FIXTURES / "tencent.json").read_bytes(), "generic")
     aliyun = post(live, (FIXTURES / "aliyun.form").read_bytes(), "generic", FORM)
@@ -227,7 +227,7 @@ def test_truncated_alerts_are_written_on_the_incident_once(live: str) -> None:
 
 
 def test_alert_list_masks_personal_data(live: str, capsys: pytest.CaptureFixture[str]) -> None:
-    from irp.cli import main
+    from irp.cli.main import main
 
     body = {"title": "Call SOC analyst Li Wei 13812345678", "extra": "unknown format"}
     assert post(live, json.dumps(body).encode(), "generic").json()["unmapped"] == 1

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from irp.errors import PlanError
-from irp.plan import load_plan
+from irp.plan.loader import load_plan
 from models.plan_alerts import DEFAULT_RULES
 from tests.factories import plan_data, write_plan
 

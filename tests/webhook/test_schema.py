@@ -1,4 +1,5 @@
-"""The migrations build the alert tables the models describe, on the database in use."""
+"""The migrations build the tables the models describe (alerts, the chained timeline), on the
+database in use."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from sqlmodel import SQLModel
 
 from irp.db import get_engine
 
-ALERT_TABLES = {"alert", "seen_webhook_message", "open_incident_group"}
+CHECKED_TABLES = {"alert", "seen_webhook_message", "open_incident_group", "timeline_event"}
 
 
 def table_of(diff: Any) -> str | None:
@@ -26,7 +27,7 @@ def table_of(diff: Any) -> str | None:
     return entry[2] if len(entry) > 2 and isinstance(entry[2], str) else None
 
 
-def test_migrated_alert_tables_match_the_models(irp_home: object) -> None:
+def test_migrated_tables_match_the_models(irp_home: object) -> None:
     with get_engine().connect() as connection:
         diffs = compare_metadata(MigrationContext.configure(connection), SQLModel.metadata)
-    assert [d for d in diffs if table_of(d) in ALERT_TABLES] == []
+    assert [d for d in diffs if table_of(d) in CHECKED_TABLES] == []

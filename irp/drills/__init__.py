@@ -1,0 +1,1 @@
+"""Drills: scenarios, scoring against the plan, and the drill audit record."""

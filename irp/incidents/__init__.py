@@ -1,0 +1,1 @@
+"""Incidents: their records, timeline, grading, and recovery of runs that died."""

@@ -1,0 +1,1 @@
+"""The post-incident report, its loss figures, and the metrics across incidents."""

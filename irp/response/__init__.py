@@ -1,0 +1,1 @@
+"""The response: plan actions, their executors, logistics and chain of custody."""

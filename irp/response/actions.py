@@ -1,0 +1,107 @@
+"""Action runs: the idempotency record (incident + action) and every attempt's outcome."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from irp.incidents import timeline
+from models import ActionRun
+from models.base import utcnow
+from models.enums import ActionStatus, Stage
+from models.plan import ActionSpec
+
+
+def get_run(session: Session, incident_id: str, action: str) -> ActionRun | None:
+    query = select(ActionRun).where(
+        ActionRun.incident_id == incident_id, ActionRun.action == action
+    )
+    return session.exec(query).first()
+
+
+def runs(session: Session, incident_id: str) -> list[ActionRun]:
+    query = (
+        select(ActionRun).where(ActionRun.incident_id == incident_id).order_by(col(ActionRun.id))
+    )
+    return list(session.exec(query))
+
+
+def begin_attempt(session: Session, incident_id: str, spec: ActionSpec, executor: str) -> ActionRun:
+    """Count one more attempt; the unique (incident, action) row is created on the first."""
+    run = get_run(session, incident_id, spec.key)
+    if run is None:
+        run = ActionRun(
+            incident_id=incident_id,
+            action=spec.key,
+            title=spec.title,
+            stage=Stage.response.value,
+            group=spec.group,
+            executor=executor,
+            containment=spec.containment,
+        )
+        session.add(run)
+        try:
+            with session.begin_nested():
+                session.flush()
+        except IntegrityError:
+            run = get_run(session, incident_id, spec.key)
+            assert run is not None
+    run.attempts += 1
+    run.status = ActionStatus.running
+    session.add(run)
+    session.flush()
+    return run
+
+
+def record_success(session: Session, run: ActionRun, result: dict[str, Any]) -> None:
+    run.status = ActionStatus.succeeded
+    run.result = result
+    run.last_error = None
+    run.finished_at = utcnow()
+    session.add(run)
+    timeline.record(
+        session,
+        run.incident_id,
+        Stage.response,
+        "action_succeeded",
+        f"{run.title}: done (attempt {run.attempts})",
+        actor=run.group,
+        data={"action": run.action, "attempt": run.attempts, "executor": run.executor},
+    )
+
+
+def record_failure(session: Session, run: ActionRun, error: str) -> None:
+    run.status = ActionStatus.failed
+    run.last_error = error
+    run.finished_at = utcnow()
+    session.add(run)
+    timeline.record(
+        session,
+        run.incident_id,
+        Stage.response,
+        "action_attempt_failed",
+        f"{run.title}: attempt {run.attempts} failed: {error}",
+        actor=run.group,
+        data={"action": run.action, "attempt": run.attempts, "error": error},
+    )
+
+
+def record_undo(session: Session, run: ActionRun, status: str, note: str) -> None:
+    """Cleanup either undid the containment measure or recorded why it stays."""
+    run.undo_status = status
+    run.undo_note = note
+    if status == "undone":
+        run.status = ActionStatus.undone
+    elif status == "kept":
+        run.status = ActionStatus.kept
+    session.add(run)
+    timeline.record(
+        session,
+        run.incident_id,
+        Stage.cleanup,
+        f"containment_{status}",
+        f"{run.title}: {status} - {note}",
+        data={"action": run.action},
+    )
