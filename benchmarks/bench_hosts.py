@@ -97,7 +97,7 @@ def storm(central: Central, api: httpx.Client, folder: Path, isolated: bool) -> 
             while time.monotonic() < end:
                 stored = central.rows("SELECT count(*) FROM alert")[0][0]
                 dispatched = central.rows(
-                    "SELECT count(*) FROM incident WHERE flow_run_id IS NOT NULL"
+                    "SELECT count(*) FROM incident WHERE flow_run_id IS NOT NULL AND NOT drill"
                 )[0][0]
                 if stored >= total and dispatched >= STORM_GROUPS:
                     break
@@ -106,7 +106,9 @@ def storm(central: Central, api: httpx.Client, folder: Path, isolated: bool) -> 
         per_incident = Counter(r["name"].split()[0] for r in runs if r["name"].startswith("INC-"))
         return {
             "storm_2webhooks_alerts": total,
-            "storm_2webhooks_incidents": central.rows("SELECT count(*) FROM incident")[0][0],
+            "storm_2webhooks_incidents": central.rows(
+                "SELECT count(*) FROM incident WHERE NOT drill"
+            )[0][0],
             "storm_2webhooks_lost": total - stored,
             "storm_2webhooks_duplicate_runs": sum(n - 1 for n in per_incident.values()),
         }
