@@ -29,7 +29,8 @@ PRIORITIES = ["P1", "P2", "P3", "P4", None]
 
 
 def generate(n: int, seed: int = 7) -> list[dict[str, object]]:
-    """Two years of incidents with skewed milestone times; some never contained or resolved."""
+    """Two years of incidents with skewed milestone times; some never contained or resolved,
+    a fifth with no known time of occurrence (time to detect blank)."""
     rng = np.random.default_rng(seed)
     start = datetime(2024, 1, 1, tzinfo=UTC)
     offsets = rng.integers(0, 730 * 24 * 60, n)
@@ -37,6 +38,8 @@ def generate(n: int, seed: int = 7) -> list[dict[str, object]]:
     contain = ack + rng.lognormal(4, 1, n)
     resolve = contain + rng.lognormal(5, 1, n)
     open_ = rng.random(n) < 0.05
+    detect = rng.lognormal(3, 1.2, n)
+    occurred_unknown = rng.random(n) < 0.2
     rows: list[dict[str, object]] = []
     for i in range(n):
         detected = start + timedelta(minutes=int(offsets[i]))
@@ -54,6 +57,9 @@ def generate(n: int, seed: int = 7) -> list[dict[str, object]]:
                 "facts": {},
                 "scope": {},
                 "options": {},
+                "occurred_at": None
+                if occurred_unknown[i]
+                else detected - timedelta(minutes=float(detect[i])),
                 "detected_at": detected,
                 "activated_at": detected + timedelta(minutes=float(ack[i])),
                 "contained_at": None

@@ -31,7 +31,7 @@ from deployments.webhook_auth import WebhookAuth, is_loopback, webhook_auth
 from irp.alerts import ingest, replay
 from irp.alerts.auth import GRAFANA_SIGNATURE_HEADER, SignedMessage
 from irp.alerts.classify import ClassificationRule
-from irp.alerts.delivery import Delivery, read_delivery
+from irp.alerts.delivery import CE_BATCH, CE_STRUCTURED, Delivery, HeaderError, read_delivery
 from irp.alerts.parsers import (
     PARSERS,
     AlertParseError,
@@ -52,7 +52,7 @@ FORM = "application/x-www-form-urlencoded"
 CONTENT_TYPES: dict[str, tuple[str, ...]] = {
     "alertmanager": (JSON,),
     "grafana": (JSON,),
-    "cloudevents": ("application/cloudevents+json", JSON),
+    "cloudevents": (CE_STRUCTURED, CE_BATCH, JSON),
     "generic": (JSON, FORM),
 }
 BODY_MODELS: dict[str, type[BaseModel]] = {
@@ -64,7 +64,8 @@ BODY_MODELS: dict[str, type[BaseModel]] = {
 SUMMARIES = {
     "alertmanager": "Prometheus Alertmanager webhook (version 4)",
     "grafana": "Grafana alerting webhook",
-    "cloudevents": "A CloudEvents 1.0 event, structured JSON mode",
+    "cloudevents": "A CloudEvents 1.0 event: structured or batch JSON mode, or binary mode "
+    "(`ce-*` headers, JSON data)",
     "generic": "irp's own alert format; Suricata EVE, Wazuh, Tencent Cloud, Aliyun "
     "CloudMonitor (form or JSON); anything else is stored unmapped",
 }
@@ -161,7 +162,9 @@ def _receiver(
         except BodyError as exc:
             return _problem(400, f"body: {exc}", "body")
         try:
-            delivery = read_delivery(source, decoded.data)
+            delivery = read_delivery(source, decoded.data, content_type, request.headers)
+        except HeaderError as exc:
+            return _problem(400, str(exc), exc.field)
         except AlertParseError as exc:
             return _problem(422, str(exc), exc.field)
         raw = RawBody.of(body) if decoded.altered or content_type == FORM else None
@@ -181,7 +184,8 @@ def _receiver(
 
 def _responses() -> dict[int | str, dict[str, Any]]:
     described = {
-        400: "Body is not JSON (or a form), or a header is malformed.",
+        400: "Body is not JSON (or a form), or a header is malformed or missing (a "
+        "binary-mode CloudEvent's `ce-*` attributes); `field` names it.",
         401: "Authentication failed; `field` names a missing header when one is.",
         403: "Local demo: the client is not on this host.",
         409: "A Standard Webhooks message accepted before (same `webhook-id`): a replay.",
@@ -211,11 +215,14 @@ def _openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
             schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
             schemas.update(schema.pop("$defs", {}))
             schemas[name] = schema
-            ref = {"schema": {"$ref": f"#/components/schemas/{name}"}}
-            form = {"schema": {"type": "object", "additionalProperties": {"type": "string"}}}
+            ref = {"$ref": f"#/components/schemas/{name}"}
+            shapes = {
+                FORM: {"type": "object", "additionalProperties": {"type": "string"}},
+                CE_BATCH: {"type": "array", "items": ref},
+            }
             doc["paths"][f"/alerts/{source}"]["post"]["requestBody"] = {
                 "required": True,
-                "content": {c: form if c == FORM else ref for c in CONTENT_TYPES[source]},
+                "content": {c: {"schema": shapes.get(c, ref)} for c in CONTENT_TYPES[source]},
             }
         app.openapi_schema = doc
         return doc

@@ -73,3 +73,4 @@ class ActionStatus(StrEnum):
     failed = "failed"
     undone = "undone"
     kept = "kept"
+    not_run = "not_run"  # a drill recorded what an http or command action would have done

@@ -108,12 +108,20 @@ class GatePolicy(Strict):
     question: str
 
 
+LIVE_EXECUTORS = ("http", "command")
+DRILL_SAFE = (
+    "Run even in a drill. Otherwise a drill records what an http or command step would have "
+    "sent or run, and does nothing (issue 11)."
+)
+
+
 class UndoSpec(Strict):
     """How a containment action is undone in cleanup, or why it stays."""
 
     executor: Literal["simulate", "http", "command"] | None = None
     params: dict[str, Any] = Field(default_factory=dict)
     keep: str | None = Field(default=None, description="Reason the measure stays after cleanup.")
+    drill_safe: bool = Field(default=False, description=DRILL_SAFE)
 
     @model_validator(mode="after")
     def _undo_or_keep(self) -> UndoSpec:
@@ -141,6 +149,7 @@ class ActionSpec(Strict):
         default=None, description="Gate that must approve before the action runs."
     )
     evidence: str | None = Field(default=None, description="What evidence the action preserves.")
+    drill_safe: bool = Field(default=False, description=DRILL_SAFE)
 
     @model_validator(mode="after")
     def _containment_declares_undo(self) -> ActionSpec:
@@ -166,6 +175,16 @@ class IncidentTypeSpec(Strict):
         return [a for a in self.playbook if not a.subtypes or subtype in a.subtypes]
 
 
+class Contact(Strict):
+    """PLAN.md section 5: an external party a notice may go to (regulator, card brand, vendor)."""
+
+    title: str
+    kind: Literal["regulator", "card_brand", "acquirer", "cloud_vendor", "security_vendor", "other"]
+    notify: list[SecretStr] = Field(
+        default_factory=list, description="Apprise URLs or ${VARIABLE} references (secrets)."
+    )
+
+
 class Resource(Strict):
     """PLAN.md section 5: an inventory line reserved for incidents and released after cleanup."""
 
@@ -174,6 +193,16 @@ class Resource(Strict):
     quantity: int = Field(ge=0)
     unit: str
     owner: str = Field(description="Group id that provides it (logistics by default).")
+    contacts: dict[str, Contact] = Field(
+        default_factory=dict,
+        description="kind contacts: the directory; route and reminder audiences may name its ids.",
+    )
+
+    @model_validator(mode="after")
+    def _directory_is_a_contact_list(self) -> Resource:
+        if self.contacts and self.kind != "contacts":
+            raise ValueError("contacts: only a resource of kind contacts holds a directory")
+        return self
 
 
 class Cleanup(Strict):
@@ -241,6 +270,10 @@ class Plan(Strict):
 
     def role_person(self, role_id: str) -> str:
         return self.organisation.roles[role_id].person
+
+    def contacts(self) -> dict[str, Contact]:
+        """The contact directory: every entry of the plan's contact-list resources."""
+        return {cid: c for r in self.resources.values() for cid, c in r.contacts.items()}
 
 
 import models.plan_notify as _notify  # noqa: E402  (cyclic: it uses Condition from here)

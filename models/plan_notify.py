@@ -48,6 +48,10 @@ REGULATOR_FIELDS: dict[str, str] = {
     "continuity": "Business continuity",
     "backups": "Backups",
     "legal_analysis": "Legal analysis",
+    "harm": "Harm caused",
+    "accountability": "Accountability",
+    "fixes": "Rectification",
+    "lessons": "Lessons learned",
 }
 
 
@@ -65,7 +69,8 @@ class _Strict(BaseModel):
 
 
 class ClockRule(_Strict):
-    """One legal deadline: starts at detection when any condition holds on the incident's facts.
+    """One legal deadline: starts at detection (or, for a summary due after the incident, at
+    its closure) when any condition holds on the incident's facts.
 
     Facts are the report's, plus `personal_data`, `sensitive_data`, `national_grade_rank`
     (4 = I ... 1 = IV) and `incident_type`.
@@ -73,6 +78,11 @@ class ClockRule(_Strict):
 
     title: str
     source: str = Field(description="Regulation and article the deadline comes from.")
+    starts: Literal["detection", "closure"] = Field(
+        default="detection",
+        description="The window runs from detection, or from closure (a rejected or stopped "
+        "incident never closes, so its closure clocks never start).",
+    )
     any: list[Condition] = Field(min_length=1)
     window_minutes: float = Field(gt=0)
     cii_window_minutes: float | None = Field(
@@ -113,6 +123,26 @@ def default_clock_rules() -> dict[str, ClockRule]:
                 "grade",
                 "impact",
                 "measures",
+            ],
+        ),
+        "cac_summary": ClockRule(
+            title="CAC incident summary report",
+            source="CAC 网络安全事件报告管理办法 (final summary within 30 days of closure)",
+            any=[_c("national_grade_rank", gte=2)],
+            starts="closure",
+            window_minutes=30 * 24 * 60,
+            authority="Provincial cyberspace office (CII: sector regulator and police)",
+            content=[
+                "unit",
+                "system",
+                "incident_type",
+                "grade",
+                "cause",
+                "measures",
+                "harm",
+                "accountability",
+                "fixes",
+                "lessons",
             ],
         ),
         "pipl": ClockRule(

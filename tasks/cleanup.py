@@ -10,8 +10,11 @@ from irp.incidents import recovery, timeline
 from irp.incidents import service as incidents
 from irp.response import actions, custody, executors, logistics
 from models.enums import ActionStatus, Stage
-from models.plan import Plan
+from models.plan import Plan, UndoSpec
 from tasks.common import DB_TASK
+
+# Containment measures cleanup looks at: taken, or described by a drill that held them back.
+UNDOABLE = (ActionStatus.succeeded, ActionStatus.not_run)
 
 
 @task(name="require-evidence", **DB_TASK)
@@ -38,7 +41,7 @@ def undo_containment(incident_id: str, plan: Plan) -> list[str]:
         todo = [
             r
             for r in actions.runs(session, incident_id)
-            if r.containment and r.status == ActionStatus.succeeded and r.undo_status is None
+            if r.containment and r.status in UNDOABLE and r.undo_status is None
         ]
         drill = incident.drill
     done: list[str] = []
@@ -47,10 +50,15 @@ def undo_containment(incident_id: str, plan: Plan) -> list[str]:
         with session_scope() as session:
             current = actions.get_run(session, incident_id, run.action)
             assert current is not None
-            if undo is None:
+            if run.status == ActionStatus.not_run:
+                actions.record_undo_not_run(session, current, _nothing_to_undo(undo))
+            elif undo is None:
                 actions.record_undo(session, current, "kept", "no undo declared in the plan")
             elif undo.keep is not None:
                 actions.record_undo(session, current, "kept", undo.keep)
+            elif executors.held_back(undo.executor, undo.drill_safe, drill):
+                would = executors.would_do(str(undo.executor), undo.params)
+                actions.record_undo_not_run(session, current, would)
             else:
                 assert undo.executor is not None
                 ctx = executors.ActionContext(incident_id, f"undo_{run.action}", 1, 120, drill)
@@ -59,6 +67,14 @@ def undo_containment(incident_id: str, plan: Plan) -> list[str]:
                 actions.record_undo(session, current, "undone", str(operation))
         done.append(run.action)
     return done
+
+
+def _nothing_to_undo(undo: UndoSpec | None) -> str:
+    """The cleanup line for a measure a drill never took: its undo is described, not run."""
+    note = "nothing to undo, the measure was not run"
+    if undo is not None and undo.executor is not None:
+        note += f"; its undo {executors.would_do(undo.executor, undo.params)}"
+    return note
 
 
 @task(name="verify-recovery", **DB_TASK)

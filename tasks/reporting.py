@@ -13,6 +13,7 @@ from irp.db import session_scope
 from irp.errors import ReportNotWritten
 from irp.incidents import service as incidents
 from irp.incidents import timeline
+from irp.notify import clocks
 from irp.plan.loader import get_plan
 from irp.redact import plan_redactor
 from irp.settings import get_settings
@@ -41,6 +42,7 @@ def write_report(incident_id: str, plan: Plan, close: bool = True) -> str:
             timeline.record(
                 session, incident_id, Stage.post_incident_report, "closed", "Incident closed"
             )
+            clocks.start_clocks(session, incident, plan)  # those that run from closure
         if close:
             incident.stage = Stage.post_incident_report
             session.add(incident)

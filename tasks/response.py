@@ -16,17 +16,22 @@ from irp.settings import get_settings
 from models.enums import ActionStatus, Stage
 from models.plan import ActionSpec
 
-COMPLETED = (ActionStatus.succeeded, ActionStatus.undone, ActionStatus.kept)
+# Recorded for good: a re-run returns the record instead of acting (or rehearsing) again.
+COMPLETED = (ActionStatus.succeeded, ActionStatus.undone, ActionStatus.kept, ActionStatus.not_run)
 
 
 @task(name="execute-action", cache_policy=NO_CACHE)
 def execute_action(incident_id: str, spec: ActionSpec, params: dict[str, Any]) -> dict[str, Any]:
-    """One attempt of one action; a completed action returns its recorded result."""
+    """One attempt of one action; a completed action returns its recorded result. A drill
+    records what a live step would do instead of doing it, unless the plan marks it drill-safe."""
     with session_scope() as session:
         done = actions.get_run(session, incident_id, spec.key)
         if done is not None and done.status in COMPLETED:
             return done.result
         incident = incidents.get_incident(session, incident_id)
+        if executors.held_back(spec.executor, spec.drill_safe, incident.drill):
+            would = executors.would_do(spec.executor, params)
+            return actions.record_not_run(session, incident_id, spec, would)
         run = actions.begin_attempt(session, incident_id, spec, spec.executor)
         ctx = executors.ActionContext(
             incident_id=incident_id,

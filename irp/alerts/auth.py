@@ -136,7 +136,17 @@ def verify_standard_webhooks(
     tolerance_s: int = TOLERANCE_S,
 ) -> SignedMessage | None:
     """Standard Webhooks: HMAC-SHA256 of `{id}.{timestamp}.{body}`, base64, in a
-    space-separated list of `v1,<sig>`; the timestamp must be within tolerance."""
+    space-separated list of `v1,<sig>`; the timestamp must be within tolerance.
+
+    Written here rather than with the `standardwebhooks` package (1.1, the spec's reference;
+    tests check this code against it): its `Webhook.verify` raises ValueError or
+    binascii.Error, not its own error, on a malformed list entry, so a valid signature after
+    a double space or an unknown entry is refused; it decodes the body as UTF-8 (a signed
+    non-UTF-8 body fails); it reads the timestamp with `float()` (`" 1762157730"` and
+    `"1762157730e0"` pass); it base64-decodes a secret without `whsec_` where irp uses the raw text (the
+    secret Grafana's HMAC shares); and its clock and window cannot be set, while the replay
+    window needs the timestamp it checked.
+    """
     try:
         key = standard_webhooks_key(secret)
     except ValueError:

@@ -27,7 +27,7 @@ def metrics(
     include_drills: Annotated[bool, typer.Option(help="Count drill incidents too.")] = False,
     artifact: Annotated[bool, typer.Option(help="Publish as a Prefect artifact.")] = False,
 ) -> None:
-    """Time to acknowledge, contain and resolve per type, priority and month; drill results."""
+    """Time to detect, acknowledge, contain and resolve per type, priority and month; drill results."""
     from irp.db import get_engine
     from irp.reporting import metrics as service
 

@@ -102,7 +102,7 @@ def find_gaps(
         elif int(row.attempts) > 1:
             gaps.append(f"Action '{row.action}' needed {row.attempts} attempts")
             follow.append((str(row.group), f"Check the reliability of '{row.title}'"))
-    ran = set(measures["action"]) if not measures.empty else set()
+    ran = set(measures.loc[measures["status"] != "not_run", "action"])
     for action in sorted(set(faults) - ran):
         gaps.append(f"Injected fault on '{action}' had no effect: the action did not run")
         follow.append((commander, f"Review the drill scenario's fault on '{action}'"))

@@ -54,10 +54,12 @@ def record(
 
 def _lock_incident(session: Session, incident_id: str) -> None:
     """Take the incident's row lock until commit: a second writer then reads the new head.
+    NO KEY UPDATE, the lock an UPDATE of the row takes: FOR UPDATE would also wait for the key
+    share locks of rows referring to the incident (an alert being attached) and deadlock.
     SQLite has one writer at a time; a write takes its lock before the head is read."""
     if session.get_bind().dialect.name == "postgresql":
         session.execute(
-            text("SELECT id FROM incident WHERE id = :id FOR UPDATE"), {"id": incident_id}
+            text("SELECT id FROM incident WHERE id = :id FOR NO KEY UPDATE"), {"id": incident_id}
         )
     else:
         session.execute(text("UPDATE incident SET id = id WHERE id = :id"), {"id": incident_id})

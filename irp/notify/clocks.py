@@ -1,4 +1,5 @@
-"""Regulatory clocks (DOMAIN.md): legal deadlines that start at detection, not at grading.
+"""Regulatory clocks (DOMAIN.md): legal deadlines that start at detection, not at grading
+(a summary due after the incident, such as CAC's 30 days, starts at closure).
 
 A clock starts when the incident's facts match a plan rule (checked again as facts grow, e.g.
 after grading), reminds at shares of its window, and stops when someone records the
@@ -22,7 +23,7 @@ from irp.plan.loader import get_plan
 from models import Incident
 from models.base import utcnow
 from models.clock import ClockReminder, RegulatoryClock
-from models.enums import NationalGrade
+from models.enums import IncidentStatus, NationalGrade
 from models.plan import Plan
 from models.plan_notify import ClockRule
 
@@ -76,11 +77,13 @@ def clocks(session: Session, incident_id: str) -> list[RegulatoryClock]:
 
 
 def start_clocks(session: Session, incident: Incident, plan: Plan) -> list[RegulatoryClock]:
-    """Start every matching clock not yet started; idempotent. Started at detection."""
+    """Start every matching clock not yet started; idempotent. Started at detection, or at
+    closure for a rule that `starts: closure` (not before the incident closes)."""
     existing = {c.rule for c in clocks(session, incident.id)}
     started: list[RegulatoryClock] = []
     for key, rule in matching_rules(incident, plan).items():
-        if key in existing:
+        start = _start_of(rule, incident)
+        if key in existing or start is None:
             continue
         minutes = window_minutes(rule, plan)
         clock = RegulatoryClock(
@@ -90,8 +93,8 @@ def start_clocks(session: Session, incident: Incident, plan: Plan) -> list[Regul
             source=rule.source,
             authority=rule.authority,
             window_minutes=minutes,
-            started_at=incident.detected_at,
-            deadline_at=incident.detected_at + timedelta(minutes=minutes),
+            started_at=start,
+            deadline_at=start + timedelta(minutes=minutes),
         )
         session.add(clock)
         session.flush()
@@ -100,12 +103,20 @@ def start_clocks(session: Session, incident: Incident, plan: Plan) -> list[Regul
             incident.id,
             incident.stage,
             "clock_started",
-            f"Regulatory clock {key} ({rule.title}, {rule.source}) started at detection: "
+            f"Regulatory clock {key} ({rule.title}, {rule.source}) started at {rule.starts}: "
             f"notify {rule.authority} by {_fmt(clock.deadline_at)}",
             data={"rule": key, "deadline_at": clock.deadline_at.isoformat()},
         )
         started.append(clock)
     return started
+
+
+def _start_of(rule: ClockRule, incident: Incident) -> datetime | None:
+    """When the rule's window opens; None while a closure clock's incident is not closed."""
+    if rule.starts == "detection":
+        return incident.detected_at
+    closed = incident.status == IncidentStatus.closed
+    return incident.closed_at if closed else None
 
 
 def status(clock: RegulatoryClock, now: datetime | None = None) -> ClockStatus:

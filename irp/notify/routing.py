@@ -1,10 +1,11 @@
 """Who hears what: plan groups and roles are the audiences, their Apprise URLs the targets.
 
 Targets carry Apprise-style tags named after plan ids: a group's URLs are tagged with the
-group id, a role's with the role id and the role's group id. An audience (group or role id)
-reaches every target carrying its tag, so notifying `legal` reaches the legal group's channel
-and each legal role's own URL. Drills go to the plan's drill targets (or the run's
-`notify_url`) instead, unless the plan says drills may page real people.
+group id, a role's with the role id and the role's group id, a directory contact's (regulator,
+card brand, vendor: the plan's resources) with the contact id. An audience (group, role or
+contact id) reaches every target carrying its tag, so notifying `legal` reaches the legal
+group's channel and each legal role's own URL. Drills go to the plan's drill targets (or the
+run's `notify_url`) instead, unless the plan says drills may page real people.
 
 A URL may name environment variables, `dingtalk://${DINGTALK_TOKEN}/`, so the plan file can be
 committed without its secrets; a URL whose variable is unset is left out, with a warning.
@@ -14,16 +15,24 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 from dataclasses import dataclass
 
 from pydantic import SecretStr
 
+from irp.plan.env_refs import ENV_REFERENCE
 from models.plan import Plan
 from models.plan_notify import TemplateKind
 
 logger = logging.getLogger("irp.notify")
-ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+# A contact without its own entry in notifications.templates reads the words for its kind.
+CONTACT_TEMPLATES: dict[str, TemplateKind] = {
+    "regulator": "regulator_draft",
+    "card_brand": "regulator_draft",
+    "acquirer": "regulator_draft",
+    "cloud_vendor": "technical",
+    "security_vendor": "technical",
+    "other": "leadership",
+}
 
 
 @dataclass(frozen=True)
@@ -63,6 +72,7 @@ def plan_targets(plan: Plan) -> list[Target]:
     org = plan.organisation
     owners = [(group.notify, {gid}) for gid, group in org.groups.items()]
     owners += [(role.notify, {rid, role.group}) for rid, role in org.roles.items()]
+    owners += [(contact.notify, {cid}) for cid, contact in plan.contacts().items()]
     for configured, owner_tags in owners:
         for url in filter(None, map(resolve_url, configured)):
             urls.setdefault(url.get_secret_value(), url)
@@ -82,13 +92,17 @@ def audiences(plan: Plan, event: str, extra: list[str] | tuple[str, ...] = ()) -
 
 
 def template_for(plan: Plan, audience: str) -> TemplateKind:
-    """The audience's template; a role without one uses its group's; else the leadership one."""
+    """The audience's template; a role without one uses its group's, a contact its kind's;
+    else the leadership one."""
     templates = plan.notifications.templates
     if audience in templates:
         return templates[audience]
     role = plan.organisation.roles.get(audience)
     if role is not None and role.group in templates:
         return templates[role.group]
+    contact = plan.contacts().get(audience)
+    if contact is not None:
+        return CONTACT_TEMPLATES[contact.kind]
     return "leadership"
 
 

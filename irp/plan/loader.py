@@ -14,7 +14,7 @@ from irp.errors import PlanError
 from irp.plan.drill_refs import drill_reference_errors
 from irp.plan.notify_refs import notify_reference_errors
 from models.enums import IncidentType
-from models.plan import Plan
+from models.plan import LIVE_EXECUTORS, Plan
 
 DEFAULT_PLAN_FILE = Path(__file__).with_name("default_plan.yaml")
 
@@ -203,6 +203,16 @@ def reference_errors(plan: Plan) -> list[tuple[Loc, str]]:
             need("gate", set(plan.gates), action.gate, (*loc, "gate"))
             for j, sub in enumerate(action.subtypes):
                 need("subtype", set(spec.subtypes), sub, (*loc, "subtypes", j))
+            undo = action.undo
+            if (
+                action.drill_safe
+                and undo
+                and undo.executor in LIVE_EXECUTORS
+                and not undo.drill_safe
+            ):
+                problems.append(
+                    ((*loc, "undo", "drill_safe"), "the action is drill_safe: its undo must be too")
+                )
         for i, res in enumerate(spec.resources):
             need("resource", set(plan.resources), res.resource, (*base, "resources", i, "resource"))
         if spec.requires_evidence and not any(a.evidence for a in spec.playbook):

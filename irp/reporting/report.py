@@ -18,7 +18,7 @@ from irp.gates import service as gates
 from irp.incidents import timeline
 from irp.notify import clocks
 from irp.redact import Redactor, plan_redactor
-from irp.reporting import loss
+from irp.reporting import loss, metrics
 from irp.response import actions, custody, logistics
 from models import Incident
 from models.enums import STAGE_ORDER
@@ -278,6 +278,7 @@ def build_report(session: Session, plan: Plan, incident: Incident, reports_dir: 
             started=durations["started"].map(_fmt_time),
             completed=durations["completed"].map(_fmt_time),
         ),
+        "times": metrics.incident_times(incident),
         "measures": measures,
         "gate_decisions": pd.DataFrame(gate_rows),
         "resources": resources,

@@ -30,6 +30,38 @@ def runs(session: Session, incident_id: str) -> list[ActionRun]:
 
 def begin_attempt(session: Session, incident_id: str, spec: ActionSpec, executor: str) -> ActionRun:
     """Count one more attempt; the unique (incident, action) row is created on the first."""
+    run = _run_row(session, incident_id, spec, executor)
+    run.attempts += 1
+    run.status = ActionStatus.running
+    session.add(run)
+    session.flush()
+    return run
+
+
+def record_not_run(
+    session: Session, incident_id: str, spec: ActionSpec, would: str
+) -> dict[str, Any]:
+    """A drill held the step back: record what it would have done, with no attempt and no
+    success, so neither the report nor the metrics count it as done."""
+    run = _run_row(session, incident_id, spec, spec.executor)
+    run.status = ActionStatus.not_run
+    run.result = {"not_run": "drill", "would": would}
+    run.finished_at = utcnow()
+    session.add(run)
+    timeline.record(
+        session,
+        incident_id,
+        Stage.response,
+        "action_not_run_drill",
+        f"{run.title}: not run (drill): {would}",
+        actor=run.group,
+        data={"action": run.action, "executor": run.executor},
+    )
+    return run.result
+
+
+def _run_row(session: Session, incident_id: str, spec: ActionSpec, executor: str) -> ActionRun:
+    """The unique (incident, action) row, created the first time."""
     run = get_run(session, incident_id, spec.key)
     if run is None:
         run = ActionRun(
@@ -48,10 +80,6 @@ def begin_attempt(session: Session, incident_id: str, spec: ActionSpec, executor
         except IntegrityError:
             run = get_run(session, incident_id, spec.key)
             assert run is not None
-    run.attempts += 1
-    run.status = ActionStatus.running
-    session.add(run)
-    session.flush()
     return run
 
 
@@ -103,5 +131,20 @@ def record_undo(session: Session, run: ActionRun, status: str, note: str) -> Non
         Stage.cleanup,
         f"containment_{status}",
         f"{run.title}: {status} - {note}",
+        data={"action": run.action},
+    )
+
+
+def record_undo_not_run(session: Session, run: ActionRun, note: str) -> None:
+    """A drill held back the undo step (or the measure itself never ran): nothing was undone."""
+    run.undo_status = "not_run"
+    run.undo_note = note
+    session.add(run)
+    timeline.record(
+        session,
+        run.incident_id,
+        Stage.cleanup,
+        "containment_undo_not_run_drill",
+        f"{run.title}: undo not run (drill): {note}",
         data={"action": run.action},
     )

@@ -9,6 +9,7 @@ import hmac
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import standardwebhooks
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -21,6 +22,7 @@ from irp.alerts.auth import (
     sign_grafana,
     sign_standard_webhooks,
     standard_webhooks_key,
+    verify_standard_webhooks,
 )
 
 BODY = b'{"receiver":"irp","status":"firing","alerts":[{"status":"firing"}]}'
@@ -92,6 +94,56 @@ def test_standard_webhooks_reference_vector() -> None:
     assert signed["webhook-signature"] == "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
     now = datetime.fromtimestamp(1614265330, UTC)
     assert check_standard_webhooks(signed, b'{"test": 2432232314}', secret, now=now)
+
+
+WHSEC = st.binary(min_size=1, max_size=40).map(
+    lambda key: "whsec_" + base64.b64encode(key).decode()
+)
+MSG_ID = st.text(st.characters(min_codepoint=0x21, max_codepoint=0x7E), min_size=1, max_size=30)
+
+
+TEXT_BODY = st.text(st.characters(blacklist_categories=("Cs",)), max_size=80).map(str.encode)
+
+
+@settings(max_examples=200, deadline=None)
+@given(secret=WHSEC, msg_id=MSG_ID, body=TEXT_BODY)
+def test_standard_webhooks_agrees_with_the_reference_library(
+    secret: str, msg_id: str, body: bytes
+) -> None:
+    """irp's verifier against `standardwebhooks` (the spec's own Python package): each
+    accepts what the other signs, and neither accepts a changed body. (The library signs
+    text, so bodies here are UTF-8; irp signs bytes, see the next test.)"""
+    reference = standardwebhooks.Webhook(secret)
+    now = datetime.now(UTC).replace(microsecond=0)
+    theirs = {
+        "webhook-id": msg_id,
+        "webhook-timestamp": str(int(now.timestamp())),
+        "webhook-signature": reference.sign(msg_id, now, body.decode()),
+    }
+    assert verify_standard_webhooks(theirs, body, secret) is not None
+    ours = sign_standard_webhooks(secret, msg_id, int(now.timestamp()), body)
+    assert ours == theirs
+    reference.verify(body, ours, json_parse=False)  # raises if it disagrees
+    with pytest.raises(standardwebhooks.WebhookVerificationError):
+        reference.verify(body + b"x", ours, json_parse=False)
+    assert verify_standard_webhooks(theirs, body + b"x", secret) is None
+
+
+def test_standard_webhooks_cases_the_reference_library_refuses() -> None:
+    """Where irp keeps its own verifier (see `verify_standard_webhooks`): a valid signature
+    after a malformed entry, and a signed body that is not UTF-8, are accepted here; the
+    library raises a bare ValueError / UnicodeDecodeError for them."""
+    good = sign_standard_webhooks(SECRET, "msg_1", TS, BODY)
+    listed = {**good, "webhook-signature": f"garbage  {good['webhook-signature']}"}
+    assert check_standard_webhooks(listed, BODY, SECRET, now=NOW)
+    not_utf8 = b"\xff\xfe alert"
+    signed = sign_standard_webhooks(SECRET, "msg_2", TS, not_utf8)
+    assert check_standard_webhooks(signed, not_utf8, SECRET, now=NOW)
+    now_signed = sign_standard_webhooks(SECRET, "msg_3", int(datetime.now(UTC).timestamp()), BODY)
+    with pytest.raises(ValueError):
+        standardwebhooks.Webhook(SECRET).verify(
+            BODY, {**now_signed, "webhook-signature": f"garbage {now_signed['webhook-signature']}"}
+        )
 
 
 def test_standard_webhooks_valid_and_case_insensitive() -> None:

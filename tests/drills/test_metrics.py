@@ -25,6 +25,8 @@ HISTORY = [
     (SF, None, FEB, None, None, None, False),
     (SF, Priority.P1, JAN, 1000, 1000, 1000, True),
 ]
+# minutes from occurrence to detection, per HISTORY row; None: the time of occurrence is unknown
+DETECT = [5, 15, 40, None, None, 600]
 
 
 def _minutes(start: datetime, value: float | None) -> datetime | None:
@@ -43,6 +45,7 @@ def history() -> None:
                     summary="history",
                     reporter="test",
                     drill=drill,
+                    occurred_at=None if DETECT[i] is None else at - timedelta(minutes=DETECT[i]),
                     detected_at=at,
                     activated_at=_minutes(at, ack),
                     contained_at=_minutes(at, contain),
@@ -101,6 +104,26 @@ def test_medians_per_type_priority_and_month_match_hand_computed_values() -> Non
 
 
 @pytest.mark.usefixtures("history")
+def test_time_to_detect_skips_incidents_whose_occurrence_is_unknown() -> None:
+    result = metrics.collect(get_engine())
+
+    def detect(dimension: str, group: str) -> tuple[object, object]:
+        row = _row(result.table, dimension, group)
+        return row["detect_median_min"], row["detect_p90_min"]
+
+    assert detect("all", "all") == (15.0, 35.0)  # of 5, 15, 40; p90: 15 + 0.8 * 25
+    assert detect("month", "2026-02") == (40.0, 40.0)
+    blank = detect("type", "system_failure")  # neither knows when it occurred: blank, not 0
+    assert all(v != v for v in blank)
+    payload = result.to_dict()
+    by = {(r["dimension"], r["group"]): r for r in payload["by"]}
+    assert by[("type", "system_failure")]["detect_median_min"] is None
+    assert by[("type", "data_breach")]["detect_median_min"] == 15.0
+    text = metrics.render(result, "table")
+    assert "detect_median_min" in text.splitlines()[1]
+
+
+@pytest.mark.usefixtures("history")
 def test_drill_results_per_month() -> None:
     drills = metrics.collect(get_engine()).drills
     assert drills.to_dict(orient="records") == [
@@ -118,7 +141,7 @@ def test_cli_writes_json_csv_and_png(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert payload["incidents"] == 5 and payload["drills"][0]["met_pct"] == 50.0
     assert png.read_bytes().startswith(b"\x89PNG")
     csv_text = (tmp_path / "out" / "metrics.csv").read_text(encoding="utf-8")
-    assert csv_text.startswith("dimension,group,incidents,acknowledge_median_min")
+    assert csv_text.startswith("dimension,group,incidents,detect_median_min,detect_p90_min,ack")
     assert json.loads((tmp_path / "out" / "metrics.json").read_text()) == payload
 
     assert main(["metrics"]) == 0

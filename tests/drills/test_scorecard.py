@@ -148,6 +148,15 @@ def test_gaps_and_follow_ups_name_failed_actions_timeouts_and_shortfalls() -> No
     assert owners == ["technical", "technical", "cio", "cio", "logistics", "cio", "cio"]
 
 
+def test_a_fault_on_an_action_a_drill_held_back_is_a_gap() -> None:
+    """The action was described, not run (issue 11): the injected fault tested nothing."""
+    measures = pd.DataFrame(
+        [{"action": "fail_over", "title": "Fail over", "group": "technical"}]
+    ).assign(status="not_run", attempts=0)
+    gaps, _ = drills.find_gaps(get_plan(), measures, [], [], [], {"fail_over": 2})
+    assert gaps == ["Injected fault on 'fail_over' had no effect: the action did not run"]
+
+
 def test_scorecard_from_the_database_names_participants_and_groups() -> None:
     plan = get_plan()
     with session_scope() as session:

@@ -119,6 +119,23 @@ def test_one_rule_with_two_problems_says_both(tmp_path: Path) -> None:
     assert "match.service: invalid regex" in error
 
 
+def test_a_drill_safe_action_needs_a_drill_safe_undo(tmp_path: Path) -> None:
+    """A drill would take the measure and leave it in place: refused, naming the path."""
+    data = plan_data()
+    fail_over = data["incident_types"]["system_failure"]["playbook"][1]
+    fail_over.update(executor="command", params={"argv": ["true"]}, drill_safe=True)
+    fail_over["undo"] = {"executor": "http", "params": {"url": "http://127.0.0.1:9/back"}}
+    path = write_plan(tmp_path, data)
+    (error,) = errors_of(tmp_path, data)
+    line = line_of(path, "executor: http", after="key: fail_over")  # the undo mapping
+    assert error == (
+        f"{path}:{line}: incident_types.system_failure.playbook.1.undo.drill_safe: "
+        "the action is drill_safe: its undo must be too"
+    )
+    fail_over["undo"]["drill_safe"] = True
+    assert load_plan(write_plan(tmp_path, data)).incident_types
+
+
 def test_a_valid_plan_still_loads(tmp_path: Path) -> None:
     plan = load_plan(write_plan(tmp_path, plan_data()))
     assert plan.drills.scenarios["system-failure-quarterly"].shortfall == {"spare_servers": 5}

@@ -12,9 +12,10 @@ from irp.cli.main import main
 from irp.db import session_scope
 from irp.errors import InvalidInput, NotFound
 from irp.incidents import service as incidents
+from irp.incidents import timeline
 from irp.notify import clocks, service
 from irp.plan.loader import get_plan
-from models.enums import NationalGrade
+from models.enums import IncidentStatus, NationalGrade
 from tests.notify.helpers import Sleeps, open_breach, routed_plan
 from tests.notify.receiver import Receiver
 
@@ -177,3 +178,38 @@ def test_cli_stops_a_clock_and_show_lists_it(
     assert [(c["rule"], c["status"], c["reference"]) for c in detail["clocks"]] == [
         ("pipl", "met", "R-1")
     ]
+
+
+def test_the_cac_summary_clock_starts_at_closure_not_at_detection(tmp_path: Path) -> None:
+    plan_file, _ = routed_plan(tmp_path, None)
+    incident_id = _start(plan_file, NationalGrade.III)
+    assert "cac_summary" not in _rows(incident_id, T0)  # CAC: 30 days after the incident ends
+
+    closed = T0 + timedelta(hours=6)
+    with session_scope() as session:
+        incident = incidents.get_incident(session, incident_id)
+        incident.status, incident.closed_at = IncidentStatus.closed, closed
+        clocks.start_clocks(session, incident, get_plan(plan_file))
+        started = [e.message for e in timeline.events(session, incident_id)]
+
+    summary = _rows(incident_id, closed)["cac_summary"]
+    assert summary["started_at"] == closed
+    assert summary["deadline_at"] == closed + timedelta(days=30)
+    assert summary["status"] == "running" and summary["remaining"] == "720h00m"
+    assert any(m.startswith("Regulatory clock cac_summary") and "at closure" in m for m in started)
+
+
+@pytest.mark.parametrize(
+    ("grade", "status"),
+    [(NationalGrade.IV, IncidentStatus.closed), (NationalGrade.II, IncidentStatus.rejected)],
+)
+def test_no_cac_summary_below_grade_iii_or_for_an_incident_that_never_closed(
+    tmp_path: Path, grade: NationalGrade, status: IncidentStatus
+) -> None:
+    plan_file, _ = routed_plan(tmp_path, None)
+    incident_id = _start(plan_file, grade)
+    with session_scope() as session:
+        incident = incidents.get_incident(session, incident_id)
+        incident.status, incident.closed_at = status, T0 + timedelta(hours=1)
+        clocks.start_clocks(session, incident, get_plan(plan_file))
+    assert "cac_summary" not in _rows(incident_id, T0)

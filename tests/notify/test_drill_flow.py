@@ -99,6 +99,32 @@ def test_a_clock_already_past_its_deadline_shows_missed(receiver: Receiver) -> N
     assert kinds.count("clock_started") == 2 and kinds.count("clock_stopped") == 2
 
 
+def test_a_grade_iii_incident_reports_the_cac_summary_due_30_days_after_closure(
+    receiver: Receiver,
+) -> None:
+    report = make_report(IncidentType.data_breach, people_affected=2_000_000)  # grade III
+
+    incident_id = FLOWS[IncidentType.data_breach](
+        report=report, drill=True, auto_approve=True, notify_url=receiver.url("json", "/d")
+    )
+
+    with session_scope() as session:
+        from irp.incidents import service as incidents
+        from irp.notify import clocks as clock_service
+
+        closed_at = incidents.get_incident(session, incident_id).closed_at
+        rows = {r["rule"]: r for r in clock_service.clock_rows(session, incident_id)}
+    assert closed_at is not None
+    assert rows["cac_summary"]["started_at"] == closed_at
+    assert rows["cac_summary"]["deadline_at"] == closed_at + timedelta(days=30)
+    assert rows["cac"]["started_at"] < closed_at  # the 4 h report runs from detection
+    markdown = (get_settings().reports_dir / incident_id / "report.md").read_text("utf-8")
+    section = markdown.split("### Regulatory clocks", 1)[1].split("\n## ", 1)[0]
+    (line,) = [row for row in section.splitlines() if row.startswith("| cac_summary |")]
+    deadline = (closed_at + timedelta(days=30)).strftime("%Y-%m-%d %H:%M:%S UTC")
+    assert "| CAC incident summary report | running |" in line and deadline in line
+
+
 def test_waiting_gates_link_the_run_and_timeouts_escalate(
     receiver: Receiver, tmp_path: Path
 ) -> None:
