@@ -6,7 +6,7 @@ ifeq ($(UV),)
 UV := $(PY_BOOT) -m uv
 endif
 
-.PHONY: up test lint bench sync uv clean
+.PHONY: up test lint bench sync uv clean prefect-yaml
 
 uv:
 	@$(UV) --version >/dev/null 2>&1 || { echo "uv not found: installing it with pip"; \
@@ -29,6 +29,10 @@ lint: sync
 
 test: lint
 	$(UV) run pytest
+
+# prefect.yaml is written from the deployments serve builds (tests check it is up to date).
+prefect-yaml: sync
+	env -u IRP_PLAN_FILE $(UV) run python -m deployments.prefect_yaml
 
 bench: sync
 	$(UV) run python -m benchmarks

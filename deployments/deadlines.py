@@ -6,6 +6,9 @@
   run waits for people: their due reminders are sent from here too.
 - An open incident whose run died (serve killed, a restart, a lost host) gets a new run that
   continues where it stands (deployments/recovery.py), checked every RECOVER_EVERY_S.
+
+Every serve host runs this watch: on PostgreSQL one deadline pass runs at a time (an advisory
+lock) and each reminder is claimed once in the database, so none goes out twice.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.responses import OrchestrationResult, SetStateStatus
 from prefect.states import Scheduled
 
+from deployments.locks import DEADLINE_PASS, one_host
 from deployments.recovery import RECOVER_EVERY_S, prepare, recover_stranded
 from irp.db import session_scope
 from irp.gates import waits as gate_waits
@@ -52,13 +56,19 @@ def resume_overdue(now: datetime | None = None) -> list[str]:
     return resumed
 
 
-def check_deadlines(now: datetime | None = None) -> None:
-    """One pass: reschedule overdue suspended runs, send due clock reminders."""
+def check_deadlines(now: datetime | None = None) -> bool:
+    """One pass: reschedule overdue suspended runs, send due clock reminders. False when
+    another host's pass holds the lock (it does the work; each reminder is claimed once in
+    the database anyway, clocks.claim_reminder: the lock saves the duplicate work)."""
     from irp.notify import service
     from irp.plan.loader import plan_for
 
-    resume_overdue(now)
-    service.tick_clocks(None, plan_for)
+    with one_host(DEADLINE_PASS) as held:
+        if not held:
+            return False
+        resume_overdue(now)
+        service.tick_clocks(None, plan_for)
+    return True
 
 
 def watch_deadlines(

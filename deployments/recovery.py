@@ -27,6 +27,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 from uuid import UUID
 
+from deployments.locks import CRASH_AUTOMATION, one_host
 from deployments.names import deployment_name
 from irp.db import session_scope
 from irp.errors import IrpError
@@ -135,7 +136,8 @@ def prepare() -> None:
     """Once per process: make sure Prefect marks dead served runs Crashed."""
     global _automation_ready
     if not _automation_ready:
-        ensure_crash_automation(get_settings().run_heartbeat_timeout_s)
+        with one_host(CRASH_AUTOMATION, wait=True):  # hosts starting together create one
+            ensure_crash_automation(get_settings().run_heartbeat_timeout_s)
         _automation_ready = True
 
 

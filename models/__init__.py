@@ -4,7 +4,7 @@ from models.action import ActionRun
 from models.alert import Alert
 from models.alert_group import OpenIncidentGroup
 from models.alert_replay import SeenWebhookMessage
-from models.clock import RegulatoryClock
+from models.clock import ClockReminder, RegulatoryClock
 from models.drill_score import DrillScore
 from models.evidence import Evidence
 from models.gate import GateDecision
@@ -17,6 +17,7 @@ __all__ = [
     "ActionRun",
     "Alert",
     "OpenIncidentGroup",
+    "ClockReminder",
     "RegulatoryClock",
     "DrillScore",
     "Evidence",

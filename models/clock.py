@@ -30,3 +30,16 @@ class RegulatoryClock(SQLModel, table=True):
     notified_by: str | None = Field(default=None, max_length=200)
     reference: str | None = Field(default=None, max_length=300)
     recorded_at: datetime | None = timestamp()
+
+
+class ClockReminder(SQLModel, table=True):
+    """One row per reminder sent for a clock: its unique key lets one process claim a reminder
+    before sending it, so hosts checking the same clock at once send it once."""
+
+    __tablename__ = "clock_reminder"
+    __table_args__ = (UniqueConstraint("clock_id", "share", name="uq_clock_reminder_share"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    clock_id: int = Field(foreign_key="regulatory_clock.id", index=True)
+    share: float
+    claimed_at: datetime = timestamp(nullable=False, default_now=True)

@@ -16,13 +16,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Table, delete, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import delete, update
 from sqlmodel import Session, col, select
 
 from irp.alerts.classify import Classification, ClassificationRule, classify
 from irp.alerts.parsers import ParsedAlert
 from irp.alerts.storable import RawBody
+from irp.db import insert_ignore
 from irp.incidents import service as incidents
 from irp.incidents import timeline
 from models import Alert, Incident, OpenIncidentGroup
@@ -62,16 +62,6 @@ class IngestResult:
 def group_key(incident_type: IncidentType, service: str | None) -> str:
     """Alerts of one type and service while an incident is open belong to that incident."""
     return f"group:{incident_type.value}:{service or '-'}"
-
-
-def insert_ignore(session: Session, table: Table, values: dict[str, Any]) -> bool:
-    """INSERT ... ON CONFLICT DO NOTHING RETURNING; True if the row went in. RETURNING, not
-    rowcount: psycopg 3 reports rowcount -1 for a new row and a conflict alike."""
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    key = next(iter(table.primary_key.columns))
-    statement = insert(table).values(**values).on_conflict_do_nothing().returning(key)
-    return session.execute(statement).first() is not None
 
 
 def _alert_row(session: Session, dedup_key: str) -> Alert:

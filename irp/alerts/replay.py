@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, update
 from sqlmodel import Session, col
 
-from irp.alerts.ingest import insert_ignore
+from irp.db import insert_ignore
 from models import SeenWebhookMessage
 from models.base import utcnow
 

@@ -15,13 +15,14 @@ from typing import Any, Literal
 
 from sqlmodel import Session, col, select
 
+from irp.db import insert_ignore
 from irp.errors import InvalidInput, NotFound
 from irp.incidents import service as incidents
 from irp.incidents import timeline
 from irp.incidents.grading import derive_facts
 from models import Incident
 from models.base import utcnow
-from models.clock import RegulatoryClock
+from models.clock import ClockReminder, RegulatoryClock
 from models.enums import IncidentStatus, NationalGrade
 from models.plan import Plan
 from models.plan_notify import ClockRule
@@ -163,14 +164,20 @@ def due_reminders(
     return found
 
 
-def mark_reminded(session: Session, reminder: Reminder) -> None:
-    """Record the reminder and every lower share as done (so none is sent late)."""
+def claim_reminder(session: Session, reminder: Reminder) -> bool:
+    """Claim the reminder before sending it: False if another process (another host's watch,
+    a flow at a stage boundary) already did. Records it and every lower share as done, so
+    none is sent late; the unique (clock, share) row makes the claim once across hosts."""
     clock = session.get(RegulatoryClock, reminder.clock_id)
     if clock is None:
-        return
+        return False
+    row = {"clock_id": clock.id, "share": reminder.share, "claimed_at": utcnow()}
+    if not insert_ignore(session, ClockReminder.__table__, row):  # type: ignore[attr-defined]
+        return False
     done = set(clock.reminders_sent) | {s for s in reminder.shares if s <= reminder.share}
     clock.reminders_sent = sorted(done)
     session.add(clock)
+    return True
 
 
 def stop_clock(

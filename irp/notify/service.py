@@ -306,8 +306,11 @@ def tick_clocks(
     """Start the incident's clocks whose trigger now matches, then send due reminders (for one
     incident, or all with `incident_id=None`); return how many reminders went out.
 
-    Call it at every stage boundary and periodically from the stack. Database errors
-    propagate (the caller's retry policy applies); deliveries never raise.
+    Call it at every stage boundary and periodically from the stack. Each reminder is claimed
+    in the database before it is sent (clocks.claim_reminder), so callers on several hosts
+    send it once; a process that dies between claim and delivery loses that reminder rather
+    than sending it twice (the next share still comes). Database errors propagate (the
+    caller's retry policy applies); deliveries never raise.
     """
     with session_scope() as session:
         if incident_id is not None:
@@ -317,7 +320,12 @@ def tick_clocks(
         plans = {
             r.incident_id: plan_of(incidents.get_incident(session, r.incident_id)) for r in due
         }
+    sent = 0
     for reminder in due:
+        with session_scope() as session:
+            if not clocks.claim_reminder(session, reminder):
+                continue  # another process sends this one
+        sent += 1
         notify(
             reminder.incident_id,
             "clock_reminder",
@@ -332,6 +340,4 @@ def tick_clocks(
             sleep=sleep,
             clock=clock,
         )
-        with session_scope() as session:
-            clocks.mark_reminded(session, reminder)
-    return len(due)
+    return sent

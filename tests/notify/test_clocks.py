@@ -73,7 +73,7 @@ def test_reminders_at_half_ninety_percent_and_expiry(tmp_path: Path) -> None:
                 session, plan_for, T0 + timedelta(minutes=minutes), incident_id
             )
             for reminder in found:
-                clocks.mark_reminded(session, reminder)
+                assert clocks.claim_reminder(session, reminder)
         return [r.share for r in found]
 
     assert due(29) == []
@@ -91,7 +91,7 @@ def test_a_late_check_sends_only_the_latest_reminder(tmp_path: Path) -> None:
         [reminder] = clocks.due_reminders(
             session, plan_for, T0 + timedelta(minutes=58), incident_id
         )
-        clocks.mark_reminded(session, reminder)
+        assert clocks.claim_reminder(session, reminder)
         assert reminder.share == 0.9
         assert (
             clocks.due_reminders(session, plan_for, T0 + timedelta(minutes=59), incident_id) == []

@@ -25,8 +25,10 @@ def free_port() -> int:
 
 
 def am_config(
-    webhook_url: str, token: str, group_by: list[str], max_alerts: int = 0
+    webhook_url: str | list[str], token: str, group_by: list[str], max_alerts: int = 0
 ) -> dict[str, Any]:
+    """One receiver `irp`; several webhook URLs (webhook instances) each get every alert."""
+    urls = [webhook_url] if isinstance(webhook_url, str) else webhook_url
     return {
         "route": {
             "receiver": "irp",
@@ -40,11 +42,12 @@ def am_config(
                 "name": "irp",
                 "webhook_configs": [
                     {
-                        "url": f"{webhook_url}/alerts/alertmanager",
+                        "url": f"{url}/alerts/alertmanager",
                         "send_resolved": True,
                         "max_alerts": max_alerts,
                         "http_config": {"authorization": {"type": "Bearer", "credentials": token}},
                     }
+                    for url in urls
                 ],
             }
         ],
@@ -54,7 +57,7 @@ def am_config(
 @contextmanager
 def alertmanager(
     folder: Path,
-    webhook_url: str,
+    webhook_url: str | list[str],
     token: str,
     group_by: list[str] | None = None,
     max_alerts: int = 0,
