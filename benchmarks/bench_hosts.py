@@ -42,13 +42,13 @@ SERVING = "being served"  # serve's starting message, once its runner polls
 def drills(central: Central, api: httpx.Client, count: int) -> float:
     """Create `count` drills at once; seconds until every one completed."""
     from models.enums import IncidentType
-    from tests.factories import make_report
+    from tests.factories import make_intake
 
-    report = make_report(IncidentType.system_failure, summary="bench drill").model_dump(mode="json")
+    report = make_intake(IncidentType.system_failure, summary="bench drill").model_dump(mode="json")
     begin = time.monotonic()
     ids = [
         start_run(
-            api, "system-failure/irp", {"report": report, "drill": True, "auto_approve": True}
+            api, "system-failure/irp", {"intake": report, "drill": True, "auto_approve": True}
         )
         for _ in range(count)
     ]

@@ -30,7 +30,7 @@ import pytest
 
 from deployments.recovery import AUTOMATION
 from models.enums import IncidentType
-from tests.factories import make_report
+from tests.factories import make_intake
 from tests.hosts.central import (
     Central,
     central_stack,
@@ -127,12 +127,12 @@ def test_two_hosts_take_a_storm_and_survive_losing_one(tmp_path: Path) -> None:
                     "one incident per alert group",
                     lambda: len(_incidents(central)) == len(SERVICES),
                 )
-            breach = make_report(
+            breach = make_intake(
                 IncidentType.data_breach,
                 summary="Customer export endpoint leaked records",
                 detected_at=started - timedelta(hours=2),  # the PIPL hour is long over
             )
-            start_run(api, "data-breach/irp", {"report": breach.model_dump(mode="json")})
+            start_run(api, "data-breach/irp", {"intake": breach.model_dump(mode="json")})
             total = len(SERVICES) + 1
             runs = wait_for(
                 "every incident's run waiting at its first gate",

@@ -13,7 +13,7 @@ import yaml
 
 from deployments.prefect_yaml import PREFECT_YAML, main, pool_deployments, render
 from models.enums import IncidentType
-from tests.factories import make_report
+from tests.factories import make_intake
 from tests.hosts.central import (
     REPO,
     central_stack,
@@ -72,9 +72,9 @@ def test_a_process_worker_runs_what_prefect_deploy_created(tmp_path: Path) -> No
                 tmp_path / "worker.log",
             )
             try:
-                report = make_report(IncidentType.system_failure, summary="Orders API down")
+                report = make_intake(IncidentType.system_failure, summary="Orders API down")
                 run_id = start_run(
-                    api, "system-failure/irp", {"report": report.model_dump(mode="json")}
+                    api, "system-failure/irp", {"intake": report.model_dump(mode="json")}
                 )
                 wait_for(
                     "the worker's run to wait at the activation gate",

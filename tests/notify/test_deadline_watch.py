@@ -11,6 +11,7 @@ from deployments.locks import DEADLINE_PASS, one_host
 from irp.db import session_scope
 from irp.incidents import timeline
 from irp.notify import clocks
+from irp.plan.loader import plan_for
 from tests.notify.helpers import routed_plan
 from tests.notify.receiver import Receiver
 from tests.notify.test_clocks import T0, _start
@@ -87,12 +88,12 @@ def test_a_reminder_two_processes_found_due_is_claimed_once(tmp_path: Path) -> N
     incident_id = _start(plan_file)
     now = T0 + timedelta(minutes=31)
     with session_scope() as session:
-        [first] = clocks.due_reminders(session, now, incident_id)
+        [first] = clocks.due_reminders(session, plan_for, now, incident_id)
     with session_scope() as session:
-        [second] = clocks.due_reminders(session, now, incident_id)
+        [second] = clocks.due_reminders(session, plan_for, now, incident_id)
 
     with session_scope() as session:
         assert clocks.claim_reminder(session, first)
     with session_scope() as session:
         assert not clocks.claim_reminder(session, second)
-        assert clocks.due_reminders(session, now, incident_id) == []
+        assert clocks.due_reminders(session, plan_for, now, incident_id) == []
