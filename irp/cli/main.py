@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from irp.cli import alerts as cli_alerts
+from irp.cli import drills as cli_drills
 from irp.cli import metrics as cli_metrics
 from irp.cli import up as cli_up
 from irp.cli.audit import audit_app
@@ -17,7 +18,6 @@ from irp.cli.notify import register as register_notify
 from irp.cli.where import say_where
 from irp.errors import InvalidInput, IrpError, PlanError
 from irp.settings import point_prefect_at_stack
-from models.intake import INTAKE_MODELS
 
 app = typer.Typer(
     help="irp: the incident response plan, executable.",
@@ -33,12 +33,11 @@ app.add_typer(incidents_app, name="incidents")
 app.add_typer(evidence_app, name="evidence")
 register_notify(app)
 cli_metrics.register(app)
+cli_drills.register(app)
 app.add_typer(cli_alerts.alerts_app, name="alerts")
 app.add_typer(audit_app, name="audit")
 app.command("webhook")(cli_alerts.webhook)
 app.command("up")(cli_up.up)
-
-INCIDENT_TYPES = [t.cli_name for t in INTAKE_MODELS]
 
 
 def _echo_json(data: Any) -> None:
@@ -54,50 +53,6 @@ def plan_validate(
 
     plan = load_plan(file)
     typer.echo(f"{file or DEFAULT_PLAN_FILE}: valid ({plan.name}, version {plan.version})")
-
-
-@app.command()
-def drill(
-    incident_type: Annotated[str, typer.Argument(metavar="TYPE", help=" | ".join(INCIDENT_TYPES))],
-    auto_approve: Annotated[
-        bool, typer.Option(help="The drill policy decides every gate.")
-    ] = False,
-    plan: Annotated[Path | None, typer.Option(help="Plan YAML (default: shipped)")] = None,
-    description: Annotated[str, typer.Option(help="What the scenario is about.")] = "",
-    summary: Annotated[str | None, typer.Option(help="One-line summary.")] = None,
-    reporter: Annotated[str, typer.Option(help="Who reports the drill incident.")] = "drill",
-    notify: Annotated[
-        str | None,
-        typer.Option("--notify", help="Apprise URL for every audience's drill messages."),
-    ] = None,
-    scenario: Annotated[
-        str | None,
-        typer.Option(help="A scenario from the plan's drills: its facts and injected faults."),
-    ] = None,
-) -> None:
-    """Run a complete drill of one incident type and print the incident id and report path.
-
-    Without --auto-approve, each gate waits for a person: the drill says on stderr which
-    incident waits, who may decide and how to answer (`irp approve` or the Prefect UI)."""
-    from deployments.runs import run_drill
-
-    if incident_type not in INCIDENT_TYPES:
-        raise InvalidInput(f"TYPE: {incident_type!r} is not one of {', '.join(INCIDENT_TYPES)}")
-    point_prefect_at_stack()
-    say_where(prefect=True)
-    incident_id, report_path = run_drill(
-        incident_type.replace("-", "_"),
-        auto_approve=auto_approve,
-        plan_file=str(plan) if plan else None,
-        description=description,
-        summary=summary,
-        reporter=reporter,
-        notify_url=notify,
-        scenario=scenario,
-        on_gate=None if auto_approve else (lambda text: typer.echo(text, err=True)),
-    )
-    typer.echo(f"incident: {incident_id}")
-    typer.echo(f"report: {report_path}")
 
 
 @incidents_app.callback()

@@ -11,7 +11,8 @@ import yaml
 
 from deployments.serve import incident_deployments
 from flows.registry import FLOWS
-from irp.cli.main import INCIDENT_TYPES, main
+from irp.cli.drills import INCIDENT_TYPES
+from irp.cli.main import main
 from models.enums import IncidentType
 from models.intake import INTAKE_MODELS
 
