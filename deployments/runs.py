@@ -153,7 +153,7 @@ def gate_prompt(plan: Plan, incident_id: str, waiting: gates.WaitingGate, run_id
     """What a person needs to answer a waiting gate: the question, who, the command, the link."""
     from tasks.common import run_link
 
-    policy = plan.gates[waiting.gate]
+    policy = plan.gate_policy(waiting.gate)
     who = ", ".join(f"{r} ({plan.role_person(r)})" for r in waiting.deciders)
     home = get_settings().resolved_home
     link = run_link(run_id)

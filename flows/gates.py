@@ -74,7 +74,7 @@ def decide(
     if stands.settled is not None:
         return stands.settled
     auto = plan.drill if auto_approve else None
-    round_ = GateRound(gate, plan.gates[gate], stands.round, stands.escalations, auto)
+    round_ = GateRound(gate, plan.gate_policy(gate), stands.round, stands.escalations, auto)
     undecided = stands.undecided
     verdict = machine.before_asking(round_)
     if verdict is not None:

@@ -20,6 +20,7 @@ from flows import gates
 from flows.run_names import name_run
 from flows.run_process import label_process
 from irp.drills.scenarios import drill_setup
+from irp.duties.signoffs import signoffs
 from irp.errors import ActionFailed
 from irp.gates import service as gate_rules
 from irp.gates.machine import GateOutcome
@@ -172,15 +173,24 @@ def logistics(run: Run) -> None:
 
 
 def cleanup(run: Run) -> None:
-    """PLAN 4.5: evidence first where required, undo containment, verify, sign off, release."""
+    """PLAN 4.5: evidence first where required, undo containment, verify, each acting group
+    signs off its cleanup and leadership last (a refusal ends the incident), release."""
     if stages.requires_evidence(run.incident_id, run.plan):
         require_evidence(run.incident_id)
     undo_containment(run.incident_id, untracked(run.plan))
     verify_recovery(run.incident_id, untracked(run.plan))
-    outcome = gates.decide(
-        run.incident_id, "signoff", run.plan, auto_approve=run.auto_decides("signoff")
-    )
-    _settle(run, "signoff", outcome)
+    for signoff in signoffs(run.incident_id, run.plan):  # each acting group, leadership last
+        gate = signoff.gate
+        outcome = gates.decide(
+            run.incident_id,
+            gate,
+            run.plan,
+            auto_approve=run.auto_decides(gate),
+            context=signoff.context,
+        )
+        _settle(run, gate, outcome)
+        if outcome is not GateOutcome.proceed:
+            break
     release_resources(run.incident_id)
 
 

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from models.enums import IncidentType, NationalGrade, Priority, Stage
 from models.plan_alerts import DEFAULT_RULES, ClassificationRule
 from models.plan_drills import DrillProgram
+from models.plan_duties import GROUP_SIGNOFF_PREFIX, GROUP_SIGNOFF_STAGE, GroupSignoff, ReportDuties
 
 
 class Strict(BaseModel):
@@ -264,12 +265,52 @@ class Plan(Strict):
     drills: DrillProgram = Field(
         default_factory=DrillProgram, description="Scheduled drills and their targets (issue 4)."
     )
+    signoff: GroupSignoff = Field(
+        default_factory=GroupSignoff, description="Each acting group's cleanup sign-off (4.5)."
+    )
+    report: ReportDuties = Field(
+        default_factory=ReportDuties, description="Report parts and acceptance (PLAN 4.6)."
+    )
 
     def incident_type(self, incident_type: IncidentType) -> IncidentTypeSpec:
         return self.incident_types[incident_type]
 
     def role_person(self, role_id: str) -> str:
         return self.organisation.roles[role_id].person
+
+    def gate_policy(self, gate: str) -> GatePolicy:
+        """The policy of `gate`: the plan's own gates, and each group's `signoff_<group>`."""
+        if gate in self.gates:
+            return self.gates[gate]
+        group_id = gate.removeprefix(GROUP_SIGNOFF_PREFIX)
+        if gate.startswith(GROUP_SIGNOFF_PREFIX) and group_id in self.organisation.groups:
+            return self._group_signoff(group_id)
+        raise KeyError(gate)
+
+    @property
+    def leadership_group(self) -> str:
+        """The commander's group: it signs off last and accepts the report."""
+        return self.organisation.roles[self.organisation.commander].group
+
+    def _group_signoff(self, group_id: str) -> GatePolicy:
+        group = self.organisation.groups[group_id]
+        by_kind = {"leader": [group.leader], "deputy": [group.deputy], "members": group.members}
+        signers = [r for kind in self.signoff.signers for r in by_kind[kind] if r]
+        policy = self.signoff
+        escalate_to = (
+            [group.leader] if policy.escalate_to == "leader" else self.gates["signoff"].deciders
+        )
+        return GatePolicy(
+            title=policy.title.format(group=group.title),
+            stage=GROUP_SIGNOFF_STAGE,
+            deciders=list(dict.fromkeys(signers)),
+            timeout_s=policy.timeout_s,
+            on_timeout=policy.on_timeout,
+            escalate_to=escalate_to,
+            max_escalations=policy.max_escalations,
+            on_final_timeout=policy.on_final_timeout,
+            question=policy.question,
+        )
 
     def contacts(self) -> dict[str, Contact]:
         """The contact directory: every entry of the plan's contact-list resources."""

@@ -264,5 +264,7 @@ def waiting_round(
     """The gate round the incident waits at, as the machine judges it (NotFound if none)."""
     waiting = waiting_gate(session, incident)
     past = decisions(session, incident.id, waiting.gate)
-    round_ = GateRound(waiting.gate, plan.gates[waiting.gate], waiting.round, _escalations(past))
+    round_ = GateRound(
+        waiting.gate, plan.gate_policy(waiting.gate), waiting.round, _escalations(past)
+    )
     return round_, waiting

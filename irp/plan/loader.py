@@ -192,7 +192,7 @@ def reference_errors(plan: Plan) -> list[tuple[Loc, str]]:
             problems.append(
                 (("gates", key, "escalate_to"), "on_timeout escalate needs escalate_to")
             )
-    for required in ("activation", "signoff"):
+    for required in ("activation", "signoff", plan.report.acceptance_gate):
         if required not in plan.gates:
             problems.append((("gates",), f"missing gate {required!r} (the stage skeleton asks it)"))
     for itype in IncidentType:
