@@ -198,35 +198,43 @@ def answer_gate(
     except GateRefused as refused:
         _show_refusal(incident_id, refused)
         raise
-    if waiting.flow_run_id is None:
-        raise IrpError(f"{incident_id}: no flow run is attached")
-    from prefect.exceptions import FlowPauseTimeout, NotPausedError
-    from prefect.flow_runs import resume_flow_run
-
     run_input = {
         "decision": decision,
         "approver": role,
         "comment": comment,
         "priority_override": priority,
     }
-    run_id = UUID(waiting.flow_run_id)
+    resume_waiting_run(incident_id, waiting.flow_run_id, run_input, f"gate {waiting.gate}")
+    return waiting.gate
+
+
+def resume_waiting_run(
+    incident_id: str, flow_run_id: str | None, run_input: dict[str, Any], waits_for: str
+) -> None:
+    """Resume the incident's run paused or suspended at `waits_for` with an answer, as the UI
+    form does; an IrpError says what to do when the run is no longer waiting."""
+    if flow_run_id is None:
+        raise IrpError(f"{incident_id}: no flow run is attached")
+    from prefect.exceptions import FlowPauseTimeout, NotPausedError
+    from prefect.flow_runs import resume_flow_run
+
+    run_id = UUID(flow_run_id)
     _wait_until_paused(run_id)
     try:
         resume_flow_run(run_id, run_input=run_input)
     except NotPausedError as exc:
         raise IrpError(
-            f"{incident_id}: its flow run is not paused at a gate any more; if the run died, "
-            f"`irp incidents recover {incident_id}` starts a new one (a running stack does so "
-            "by itself)"
+            f"{incident_id}: its flow run is not paused at {waits_for} any more; if the run "
+            f"died, `irp incidents recover {incident_id}` starts a new one (a running stack "
+            "does so by itself)"
         ) from exc
     except FlowPauseTimeout as exc:
         raise IrpError(
-            f"{incident_id}: the run's pause at gate {waiting.gate} ran out before this answer "
+            f"{incident_id}: the run's pause at {waits_for} ran out before this answer "
             "(the run moved on, or died: then `irp incidents recover` starts it again)"
         ) from exc
     except RuntimeError as exc:
         raise IrpError(f"{incident_id}: Prefect refused the answer: {exc}") from exc
-    return waiting.gate
 
 
 def _admitted(incident_id: str, answer: Answer) -> tuple[str, gates.WaitingGate]:

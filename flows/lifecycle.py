@@ -17,6 +17,7 @@ from prefect.runtime import flow_run
 from prefect.states import State
 
 from flows import gates
+from flows.report_parts import write_and_accept
 from flows.run_names import name_run
 from flows.run_process import label_process
 from irp.drills.scenarios import drill_setup
@@ -196,7 +197,11 @@ def cleanup(run: Run) -> None:
 
 def post_incident_report(run: Run) -> None:
     """PLAN 4.6: the report closes the incident; while people are told, the report is
-    published as artifacts and a drill is scored."""
+    published as artifacts and a drill is scored. Before that, the acting groups write their
+    parts and leadership accepts the report (flows/report_parts.py)."""
+    if not stages.has_ended(run.incident_id):
+        gate, outcome = write_and_accept(run.incident_id, run.plan, run.auto_decides)
+        _settle(run, gate, outcome)
     path = write_report(run.incident_id, untracked(run.plan))
     meanwhile: list[PrefectFuture[Any]] = [
         publish_report.submit(run.incident_id, untracked(run.plan), path)

@@ -10,6 +10,7 @@ from models.evidence import Evidence
 from models.gate import GateDecision
 from models.incident import Incident, IncidentPublic
 from models.notification import Notification
+from models.report_part import ReportPart
 from models.resource import ResourceAllocation
 from models.timeline import TimelineEvent
 
@@ -25,6 +26,7 @@ __all__ = [
     "Incident",
     "IncidentPublic",
     "Notification",
+    "ReportPart",
     "ResourceAllocation",
     "SeenWebhookMessage",
     "TimelineEvent",

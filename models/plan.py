@@ -279,9 +279,12 @@ class Plan(Strict):
         return self.organisation.roles[role_id].person
 
     def gate_policy(self, gate: str) -> GatePolicy:
-        """The policy of `gate`: the plan's own gates, and each group's `signoff_<group>`."""
+        """The policy of `gate`: the plan's own gates, each group's `signoff_<group>`, and the
+        acceptance gate of each report revision."""
         if gate in self.gates:
             return self.gates[gate]
+        if self.report.revision_of(gate) is not None:
+            return self.gates[self.report.acceptance_gate]
         group_id = gate.removeprefix(GROUP_SIGNOFF_PREFIX)
         if gate.startswith(GROUP_SIGNOFF_PREFIX) and group_id in self.organisation.groups:
             return self._group_signoff(group_id)
@@ -294,7 +297,11 @@ class Plan(Strict):
 
     def _group_signoff(self, group_id: str) -> GatePolicy:
         group = self.organisation.groups[group_id]
-        by_kind = {"leader": [group.leader], "deputy": [group.deputy], "members": group.members}
+        by_kind: dict[str, list[str | None]] = {
+            "leader": [group.leader],
+            "deputy": [group.deputy],
+            "members": [*group.members],
+        }
         signers = [r for kind in self.signoff.signers for r in by_kind[kind] if r]
         policy = self.signoff
         escalate_to = (

@@ -14,7 +14,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from models.enums import Stage
 
+REVISION_SUFFIX = "_rev"
+"""Revision 2 of the report is accepted at `report_acceptance_rev2`, and so on."""
 Signer = Literal["leader", "deputy", "members"]
+ALL_SIGNERS: tuple[Signer, ...] = ("leader", "deputy", "members")
 GROUP_SIGNOFF_PREFIX = "signoff_"
 """A group's sign-off gate is `signoff_<group id>` (e.g. `signoff_technical`)."""
 
@@ -28,7 +31,7 @@ class GroupSignoff(BaseModel):
         default="Sign off the cleanup of the {group}", description="{group}: the group's title."
     )
     signers: list[Signer] = Field(
-        default_factory=lambda: ["leader", "deputy", "members"],
+        default_factory=lambda: list(ALL_SIGNERS),
         min_length=1,
         description="Which of the group's own roles may sign its cleanup off.",
     )
@@ -65,6 +68,21 @@ class ReportDuties(BaseModel):
         description="How often a rejected report goes back to the groups; after that a "
         "rejection ends the incident as rejected.",
     )
+
+    def gate_for(self, revision: int) -> str:
+        """The gate leadership accepts `revision` at: each revision is a gate of its own, so
+        a rejected one stays on record and the next is asked afresh."""
+        gate = self.acceptance_gate
+        return gate if revision == 1 else f"{gate}{REVISION_SUFFIX}{revision}"
+
+    def revision_of(self, gate: str) -> int | None:
+        """The revision an acceptance gate name stands for; None for any other gate."""
+        if gate == self.acceptance_gate:
+            return 1
+        head, _, number = gate.rpartition(REVISION_SUFFIX)
+        if head == self.acceptance_gate and number.isdigit() and int(number) > 1:
+            return int(number)
+        return None
 
 
 GROUP_SIGNOFF_STAGE = Stage.cleanup

@@ -152,6 +152,27 @@ def approve(
     typer.echo(f"{incident_id}: gate {gate} answered {decision} by {default_redactor().redact(by)}")
 
 
+@app.command("report-part")
+def report_part(
+    incident_id: Annotated[str, typer.Argument(metavar="INCIDENT")],
+    group: Annotated[str, typer.Option(help="Your group id (e.g. technical).")],
+    by: Annotated[str, typer.Option("--by", help="Your role id or your name as in the plan.")],
+    did: Annotated[str, typer.Option(help="What your group did.")],
+    cause: Annotated[str, typer.Option(help="The cause, as your group sees it.")],
+    lessons: Annotated[str, typer.Option(help="Lessons and improvements.")],
+) -> None:
+    """Write your group's part of the post-incident report (PLAN 4.6), as the UI form does."""
+    from deployments.report_parts import write_part
+    from irp.duties.report_parts import PartAnswer
+    from irp.redact import default_redactor
+
+    point_prefect_at_stack()
+    say_where(prefect=True)
+    revision = write_part(incident_id, PartAnswer(group, by, did, cause, lessons))
+    who = default_redactor().redact(by)
+    typer.echo(f"{incident_id}: part of {group} (report revision {revision}) sent by {who}")
+
+
 @evidence_app.command("add")
 def evidence_add(
     incident_id: Annotated[str, typer.Argument(metavar="INCIDENT")],

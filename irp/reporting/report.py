@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 from sqlmodel import Session
 
+from irp.duties import report_parts
 from irp.errors import ReportNotWritten
 from irp.gates import service as gates
 from irp.incidents import timeline
@@ -102,6 +103,24 @@ def clock_frame(session: Session, incident_id: str) -> pd.DataFrame:
         }
         for c in clocks.clock_rows(session, incident_id)
     ]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def parts_frame(session: Session, incident_id: str) -> pd.DataFrame:
+    """Each acting group's latest part (PLAN 4.6); one the drill policy wrote says so."""
+    rows = [
+        {
+            "group": p.group,
+            "revision": p.revision,
+            "by": f"{p.author} (drill policy, no person)" if p.by_drill_policy else p.author,
+            "written": _fmt_time(p.written_at),
+            "what it did": p.did,
+            "cause": p.cause,
+            "lessons": p.lessons,
+        }
+        for p in report_parts.latest_parts(session, incident_id)
+    ]
+    columns = ["group", "revision", "by", "written", "what it did", "cause", "lessons"]
     return pd.DataFrame(rows, columns=columns)
 
 
@@ -281,6 +300,7 @@ def build_report(session: Session, plan: Plan, incident: Incident, reports_dir: 
         "times": metrics.incident_times(incident),
         "measures": measures,
         "gate_decisions": pd.DataFrame(gate_rows),
+        "group_parts": parts_frame(session, incident.id),
         "resources": resources,
         "custody": custody_rows,
         "clocks": clock_table,

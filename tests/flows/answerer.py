@@ -9,9 +9,11 @@ from dataclasses import dataclass, field
 
 from irp.cli.main import main
 from irp.db import session_scope
+from irp.duties import report_parts
 from irp.errors import NotFound
 from irp.gates import service as gates
 from irp.incidents import service as incidents
+from irp.plan.loader import plan_for
 from models import Incident
 
 
@@ -25,10 +27,21 @@ class Answer:
 
 
 @dataclass
+class Part:
+    """A group's part of the post-incident report, sent with `irp report-part`."""
+
+    group: str
+    by: str
+    did: str = "Undid our measures"
+    cause: str = "An unpatched endpoint"
+    lessons: str = "Patch sooner"
+
+
+@dataclass
 class Answerer:
     """Give each answer in turn when an incident waits at that gate (bounded by a deadline)."""
 
-    answers: list[Answer]
+    answers: list[Answer | Part]
     deadline_s: float = 60.0
     exit_codes: list[int] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
@@ -50,11 +63,16 @@ class Answerer:
         answered: set[tuple[str, int]] = set()
         pending = list(self.answers)
         while pending and time.monotonic() < deadline:
+            if isinstance(pending[0], Part):
+                if self._write_part(pending[0]):
+                    pending.pop(0)
+                continue
             waiting = _waiting()
             if waiting is not None and (waiting[1].gate, waiting[1].round) not in answered:
                 incident_id, gate = waiting
                 if gate.gate == pending[0].gate:
                     answer = pending.pop(0)
+                    assert isinstance(answer, Answer)
                     argv = [
                         "approve",
                         incident_id,
@@ -74,7 +92,19 @@ class Answerer:
                     continue
             time.sleep(0.05)
         if pending:
-            self.errors.append(f"never asked: {[a.gate for a in pending]}")
+            self.errors.append(f"never asked: {pending}")
+
+    def _write_part(self, part: Part) -> bool:
+        """Send the part once its incident waits for it (False: not yet)."""
+        waiting = _waiting_parts()
+        if waiting is None or part.group not in waiting[1].groups:
+            time.sleep(0.05)
+            return False
+        incident_id = waiting[0]
+        argv = ["report-part", incident_id, "--group", part.group, "--by", part.by]
+        argv += ["--did", part.did, "--cause", part.cause, "--lessons", part.lessons]
+        self.exit_codes.append(main(argv))
+        return True
 
 
 def _waiting() -> tuple[str, gates.WaitingGate] | None:
@@ -86,6 +116,18 @@ def _waiting() -> tuple[str, gates.WaitingGate] | None:
                 return incident.id, gates.waiting_gate(
                     session, incidents.get_incident(session, incident.id)
                 )
+            except NotFound:
+                continue
+    return None
+
+
+def _waiting_parts() -> tuple[str, report_parts.Waiting] | None:
+    from sqlmodel import select
+
+    with session_scope() as session:
+        for incident in session.exec(select(Incident)):
+            try:
+                return incident.id, report_parts.waiting(session, plan_for(incident), incident)
             except NotFound:
                 continue
     return None
