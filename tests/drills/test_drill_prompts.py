@@ -88,7 +88,15 @@ def test_a_drill_waiting_for_people_says_how_to_answer(irp_home: Path) -> None:
             assert incident is not None and incident.flow_run_id == link
 
         assert answer(command.group(1)) == 0
-        lines.wait_for(rf"^{incident_id} waits at gate signoff \(round 1\)")
+        for gate in ("signoff_technical", "signoff_customer_service", "signoff"):
+            lines.wait_for(rf"^{incident_id} waits at gate {gate} \(round 1\)")
+            assert (
+                answer(lines.wait_for(r"^  answer: (.+)   \(or reject, escalate\)$").group(1)) == 0
+            )
+        for group, role in (("technical", "it_manager"), ("customer_service", "cs_manager")):
+            part = ["--group", group, "--by", role, "--did", "d", "--cause", "c", "--lessons", "l"]
+            assert _when_parts_wait(["report-part", incident_id, *part]) == 0
+        lines.wait_for(rf"^{incident_id} waits at gate report_acceptance \(round 1\)")
         assert answer(lines.wait_for(r"^  answer: (.+)   \(or reject, escalate\)$").group(1)) == 0
 
         assert drill.wait(timeout=120) == 0
@@ -99,3 +107,13 @@ def test_a_drill_waiting_for_people_says_how_to_answer(irp_home: Path) -> None:
         if drill.poll() is None:
             drill.kill()
             drill.wait()
+
+
+def _when_parts_wait(argv: list[str], deadline_s: float = 60) -> int:
+    """Send a report part once the run waits for parts (before that the CLI says it does not)."""
+    end = time.monotonic() + deadline_s
+    code = main(argv)
+    while code == 1 and time.monotonic() < end:
+        time.sleep(0.2)
+        code = main(argv)
+    return code

@@ -37,6 +37,26 @@ class Part:
     lessons: str = "Patch sooner"
 
 
+BREACH_GROUPS = {
+    "technical": "it_manager",
+    "customer_service": "cs_manager",
+    "legal": "legal_manager",
+}
+"""The groups that act in a data breach, each with the role that answers for it."""
+
+
+def closing(groups: dict[str, str], signoff: Answer) -> list[Answer | Part]:
+    """What people answer after the response (PLAN 4.5, 4.6): each acting group signs off its
+    cleanup, leadership signs last (`signoff`), each group writes its part, and whoever signed
+    for leadership accepts the report."""
+    return [
+        *(Answer(f"signoff_{group}", "approve", role) for group, role in groups.items()),
+        signoff,
+        *(Part(group, role) for group, role in groups.items()),
+        Answer("report_acceptance", "approve", signoff.by),
+    ]
+
+
 @dataclass
 class Answerer:
     """Give each answer in turn when an incident waits at that gate (bounded by a deadline)."""

@@ -17,7 +17,7 @@ from irp.settings import get_settings
 from models import Evidence, Incident, ResourceAllocation
 from models.enums import ActionStatus, IncidentStatus, IncidentType, Stage
 from tests.factories import fast_retries, make_intake, plan_data, write_plan
-from tests.flows.answerer import Answer, Answerer
+from tests.flows.answerer import BREACH_GROUPS, Answer, Answerer, closing
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
 
@@ -111,11 +111,11 @@ def test_gates_are_answered_through_the_real_resume_path() -> None:
     answers = [
         Answer("activation", "approve", "cio", comment="activate", priority="P2"),
         Answer("user_notice", "approve", "legal_counsel"),
-        Answer("signoff", "approve", "ciso"),
+        *closing(BREACH_GROUPS, Answer("signoff", "approve", "ciso")),
     ]
     with Answerer(answers) as answerer:
         incident_id = FLOWS[IncidentType.data_breach](intake=make_intake(IncidentType.data_breach))
-    assert answerer.errors == [] and answerer.exit_codes == [0, 0, 0]
+    assert answerer.errors == [] and answerer.exit_codes == [0] * len(answers)
 
     incident = _incident(incident_id)
     assert incident.status == IncidentStatus.closed
@@ -127,7 +127,11 @@ def test_gates_are_answered_through_the_real_resume_path() -> None:
     assert decided == [
         ("activation", "cio", "proceed"),
         ("user_notice", "legal_counsel", "proceed"),
+        ("signoff_technical", "it_manager", "proceed"),
+        ("signoff_customer_service", "cs_manager", "proceed"),
+        ("signoff_legal", "legal_manager", "proceed"),
         ("signoff", "ciso", "proceed"),
+        ("report_acceptance", "ciso", "proceed"),
     ]
     assert "regraded" in _kinds(incident_id)
 
@@ -138,11 +142,11 @@ def test_a_decision_by_someone_the_plan_does_not_allow_is_refused_and_recorded()
         Answer("activation", "approve", "CISO on duty"),  # the deputy, by name
         Answer("user_notice", "approve", "cio"),  # only legal may approve what users are told
         Answer("user_notice", "reject", "legal_manager", comment="wording not cleared"),
-        Answer("signoff", "approve", "cio"),
+        *closing(BREACH_GROUPS, Answer("signoff", "approve", "cio")),
     ]
     with Answerer(answers) as answerer:
         incident_id = FLOWS[IncidentType.data_breach](intake=make_intake(IncidentType.data_breach))
-    assert answerer.errors == [] and answerer.exit_codes == [2, 0, 2, 0, 0]
+    assert answerer.errors == [] and answerer.exit_codes == [2, 0, 2, 0] + [0] * 8
 
     with session_scope() as session:
         refused = [d for d in gates.decisions(session, incident_id) if not d.accepted]
@@ -209,7 +213,7 @@ def test_a_gate_nobody_answers_escalates_then_follows_the_policy(
         if final == "stop"
         else [
             Answer("user_notice", "approve", "legal_counsel"),
-            Answer("signoff", "approve", "cio"),
+            *closing(BREACH_GROUPS, Answer("signoff", "approve", "cio")),
         ]
     )
     with Answerer(answers):
@@ -260,6 +264,7 @@ def test_a_rerun_of_the_same_incident_does_not_repeat_completed_actions(tmp_path
     assert {k: v for k, v in second.items() if k != "repair_component"} == {
         k: v for k, v in first.items() if k != "repair_component"
     } | {k: 1 for k in second if k not in first}
-    assert [e.kind for e in events].count("gate_decision") == 2  # activation once, signoff once
+    decided = [e.data["gate"] for e in events if e.kind == "gate_decision"]
+    assert len(decided) == len(set(decided)) >= 3  # each gate once: activation, sign-offs, report
     assert sum(1 for e in events if e.kind == "stage_completed" and e.stage == "command") == 1
     assert _incident(incident_id).status == IncidentStatus.closed

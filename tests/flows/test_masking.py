@@ -17,7 +17,7 @@ from irp.cli.main import main
 from irp.settings import get_settings
 from models.enums import IncidentType
 from tests.factories import make_intake
-from tests.flows.answerer import Answer, Answerer
+from tests.flows.answerer import BREACH_GROUPS, Answer, Answerer, closing
 
 pytestmark = [pytest.mark.usefixtures("prefect_api"), pytest.mark.slow]
 
@@ -56,11 +56,14 @@ def test_every_exit_masks_what_people_typed(capsys: pytest.CaptureFixture[str]) 
             comment="card 6222021234567890128 was used; ask li.wei@example.com",
         ),
         Answer("user_notice", "approve", "legal_counsel"),
-        Answer("signoff", "approve", "ciso", comment="owner 11010519491231002X confirmed"),
+        *closing(
+            BREACH_GROUPS,
+            Answer("signoff", "approve", "ciso", comment="owner 11010519491231002X confirmed"),
+        ),
     ]
     with Answerer(answers) as answerer:
         incident_id = FLOWS[IncidentType.data_breach](intake=intake, drill=True)
-    assert answerer.errors == [] and answerer.exit_codes == [2, 0, 0, 0]
+    assert answerer.errors == [] and answerer.exit_codes == [2] + [0] * (len(answers) - 1)
 
     folder = get_settings().reports_dir / incident_id
     for name in ("report.md", "report.html", "timeline.csv"):

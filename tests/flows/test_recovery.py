@@ -33,7 +33,7 @@ from models import Notification
 from models.base import utcnow
 from models.enums import IncidentStatus, IncidentType
 from tests.factories import make_intake
-from tests.flows.answerer import Answer, Answerer
+from tests.flows.answerer import BREACH_GROUPS, Answer, Answerer, closing
 from tests.notify.helpers import routed_plan
 from tests.notify.receiver import Receiver
 
@@ -43,7 +43,7 @@ HEARTBEAT_TIMEOUT_S = 45  # the automation's window here; heartbeats come every 
 BREACH_GATES = [
     Answer("activation", "approve", "cio", comment="activate"),
     Answer("user_notice", "approve", "legal_counsel"),
-    Answer("signoff", "approve", "ciso"),
+    *closing(BREACH_GROUPS, Answer("signoff", "approve", "ciso")),
 ]
 MAY_REPEAT = {"notified", "gate_reasked", "run_recovered"}
 """Events that say a new thing each time with the same words (one delivery round, one take-over)."""
@@ -262,7 +262,7 @@ def test_a_run_killed_at_a_gate_is_started_again_and_asks_the_gate_without_annou
         assert _sent(incident_id) == told and len(receiver.requests) == delivered
         with Answerer(BREACH_GATES, deadline_s=180) as answerer:
             _until("the incident to close", lambda: _status(incident_id) == "closed", 240)
-    assert answerer.errors == [] and answerer.exit_codes == [0, 0, 0]
+    assert answerer.errors == [] and answerer.exit_codes == [0] * len(BREACH_GATES)
     with session_scope() as session:
         recovered = [e for e in timeline.events(session, incident_id) if e.kind == "run_recovered"]
     assert len(recovered) == 1 and recovered[0].actor == "watch"
@@ -296,7 +296,7 @@ def test_an_answer_given_to_a_dead_run_is_the_decision_of_the_run_that_takes_ove
         )
         with Answerer(BREACH_GATES[1:], deadline_s=180) as answerer:
             _until("the incident to close", lambda: _status(incident_id) == "closed", 240)
-    assert answerer.errors == [] and answerer.exit_codes == [0, 0]
+    assert answerer.errors == [] and answerer.exit_codes == [0] * (len(BREACH_GATES) - 1)
     assert "No heartbeat" in (_state(old_run).message or "")
     with session_scope() as session:
         decision = gates.final_decision(session, incident_id, "activation")
@@ -343,7 +343,7 @@ def test_a_run_failed_as_paused_and_never_resumed_is_recovered_by_hand(
         assert _sent(incident_id) == told
         with Answerer(BREACH_GATES, deadline_s=180) as answerer:
             _until("the incident to close", lambda: _status(incident_id) == "closed", 240)
-    assert answerer.errors == [] and answerer.exit_codes == [0, 0, 0]
+    assert answerer.errors == [] and answerer.exit_codes == [0] * len(BREACH_GATES)
     _assert_nothing_repeated(incident_id)
 
 
@@ -356,7 +356,7 @@ def test_runs_resumed_from_suspension_record_and_announce_nothing_twice(
         run_id = _dispatch(incident_id)
         with Answerer(BREACH_GATES, deadline_s=240) as answerer:
             _until("the incident to close", lambda: _status(incident_id) == "closed", 300)
-    assert answerer.errors == [] and answerer.exit_codes == [0, 0, 0]
+    assert answerer.errors == [] and answerer.exit_codes == [0] * len(BREACH_GATES)
     assert _run_of(incident_id) == run_id  # one run, resumed three times from the top
     assert _kinds(incident_id).count("flow_run_attached") == 0  # the dispatcher attached it
     _assert_nothing_repeated(incident_id)
