@@ -29,6 +29,7 @@ from irp.settings import get_settings
 from models.base import utcnow
 from models.enums import Priority
 from models.plan import Plan
+from tasks.board import publish_board
 from tasks.notify import announce_gate
 
 FormT = TypeVar("FormT", bound=RunInput)
@@ -81,7 +82,7 @@ def decide(
     undecided = stands.undecided
     verdict = machine.before_asking(round_)
     if verdict is not None:
-        return _record(incident_id, round_, verdict, utcnow())
+        return _record(incident_id, plan, round_, verdict, utcnow())
     while True:
         suspend = may_suspend(round_.wait_s)
         asking = gates.asking(incident_id, gate, round_.number)
@@ -112,7 +113,7 @@ def decide(
                 else pause(form, key, requested_at, round_.wait_s)
             )
         verdict = machine.judge(round_, _as_answer(answer), plan)
-        outcome = _record(incident_id, round_, verdict, requested_at)
+        outcome = _record(incident_id, plan, round_, verdict, requested_at)
         if outcome.settles:
             return outcome
         if outcome is GateOutcome.refused:
@@ -131,15 +132,17 @@ def _as_answer(answer: GateInput | None) -> Answer | None:
 
 
 def _record(
-    incident_id: str, round_: GateRound, verdict: Verdict, requested_at: datetime
+    incident_id: str, plan: Plan, round_: GateRound, verdict: Verdict, requested_at: datetime
 ) -> GateOutcome:
-    return gates.record_verdict(
+    outcome = gates.record_verdict(
         incident_id,
         round_,
         verdict,
         requested_at=requested_at,
         flow_run_id=flow_run.get_id(),
     )
+    publish_board(plan)
+    return outcome
 
 
 def may_suspend(timeout: float) -> bool:
@@ -227,6 +230,7 @@ def _announce(incident_id: str, plan: Plan, round_: GateRound, suspend: bool) ->
     extra |= {"deciders": round_.deciders, "question": policy.question}
     announce_gate(incident_id, "gate_waiting", plan, extra=extra, audiences=round_.deciders)
     gate_waits.record_waiting(incident_id, round_, flow_run_id=flow_run.get_id(), suspended=suspend)
+    publish_board(plan)
 
 
 def _escalated(incident_id: str, plan: Plan, round_: GateRound) -> None:

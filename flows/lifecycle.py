@@ -30,6 +30,7 @@ from irp.plan.loader import get_plan
 from models.enums import IncidentType, Stage
 from models.intake import IncidentIntake
 from models.plan import Plan
+from tasks.board import publish_board
 from tasks.cleanup import release_resources, require_evidence, undo_containment, verify_recovery
 from tasks.command import grade_incident, override_priority
 from tasks.common import untracked
@@ -226,9 +227,11 @@ def _stage(run: Run, stage: Stage, body: Callable[[Run], None], *, always: bool 
     if not stages.begin_stage(run.incident_id, stage, flow_run.get_id(), again=always):
         return
     label_process()
+    publish_board(run.plan)
     body(run)
     stages.finish_stage(run.incident_id, stage)
     tick_clocks(run.incident_id, run.plan, run.notify_url)
+    publish_board(run.plan)
 
 
 def _settle(run: Run, gate: str, outcome: GateOutcome) -> None:

@@ -19,6 +19,7 @@ from irp.duties import report_parts as parts
 from irp.gates.machine import GateOutcome
 from irp.redact import plan_redactor
 from models.plan import Plan
+from tasks.board import publish_board
 from tasks.notify import announce_gate
 
 PARTS_GATE = "report_parts"
@@ -82,12 +83,14 @@ def _collect(incident_id: str, plan: Plan, revision: int, *, auto: bool) -> None
         return
     if auto:
         parts.write_drill_parts(incident_id, plan, revision)
+        publish_board(plan)
         return
     timeout = plan.report.parts_timeout_s
     suspend = may_suspend(timeout)
     if since is None:
         _announce(incident_id, plan, revision, groups)
         since = parts.record_asked(incident_id, revision, groups, flow_run.get_id())
+        publish_board(plan)
     while groups:
         key = f"report-part-{revision}-{parts.answers_so_far(incident_id, revision) + 1}"
         form = part_form(plan, groups, _form_text(incident_id, plan, revision, groups))
@@ -102,6 +105,7 @@ def _collect(incident_id: str, plan: Plan, revision: int, *, auto: bool) -> None
         refused = parts.accept(incident_id, plan, revision, given)
         if refused:
             get_run_logger().warning(refused)
+        publish_board(plan)
         with session_scope() as session:
             groups = parts.missing(session, incident_id, plan, revision)
 

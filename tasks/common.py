@@ -42,17 +42,23 @@ for _run_logger in ("prefect.flow_runs", "prefect.task_runs"):
 DB_TASK: dict[str, Any] = {"retries": 2, "retry_delay_seconds": [0.5, 2], "cache_policy": NO_CACHE}
 
 
-def publish(documents: dict[str, tuple[str, str | pd.DataFrame]], redactor: Redactor) -> None:
+Records = list[dict[str, Any]]
+
+
+def publish(
+    documents: dict[str, tuple[str, str | pd.DataFrame | Records]], redactor: Redactor
+) -> None:
     """Prefect artifacts, by key (lowercase, digits, dashes): (description, Markdown text or a
-    table), masked here: the one door through which artifacts leave irp. A table's NaN become
-    null: artifacts are JSON."""
+    table as a frame or as records), masked here: the one door through which artifacts leave
+    irp. A frame's NaN become null: artifacts are JSON."""
     for key, (description, content) in documents.items():
         if isinstance(content, str):
             create_markdown_artifact(redactor.redact(content), key=key, description=description)
             continue
-        rows = content.astype(object).where(content.notna(), None)
-        records = redactor.redact_data(rows.to_dict(orient="records"))
-        create_table_artifact(records, key=key, description=description)
+        if not isinstance(content, list):
+            rows = content.astype(object).where(content.notna(), None)
+            content = rows.to_dict(orient="records")
+        create_table_artifact(redactor.redact_data(content), key=key, description=description)
 
 
 def untracked(value: T) -> T:
