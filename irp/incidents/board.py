@@ -4,6 +4,7 @@ that could drift from the truth. Rendered as a Prefect table artifact by tasks/b
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -48,22 +49,38 @@ def _row(session: Session, incident: Incident) -> dict[str, Any]:
 
 
 def waits_for(session: Session, incident: Incident) -> str:
-    """The gate or report parts the incident waits for, and whose answer it needs; "-" while
-    irp itself is working. (Manual tasks, once they exist on this branch, belong here too.)"""
+    """What the incident waits for and whose answer it needs; "-" while irp itself works."""
+    for waiter in WAITERS:
+        found = waiter(session, incident)
+        if found:
+            return found
+    return "-"
+
+
+def _gate(session: Session, incident: Incident) -> str | None:
     try:
         waiting = gates.waiting_gate(session, incident)
-        return f"gate {waiting.gate} (round {waiting.round}): {', '.join(waiting.deciders)}"
     except NotFound:
-        pass
+        return None
+    return f"gate {waiting.gate} (round {waiting.round}): {', '.join(waiting.deciders)}"
+
+
+def _report_parts(session: Session, incident: Incident) -> str | None:
     plan = _plan(incident)
     if plan is None:
-        return "-"
+        return None
     try:
         due = report_parts.waiting(session, plan, incident)
     except NotFound:
-        return "-"
+        return None
     whose = "; ".join(f"{g} ({', '.join(report_parts.writers(plan, g))})" for g in due.groups)
     return f"report parts (revision {due.revision}): {whose}"
+
+
+Waiter = Callable[[Session, Incident], str | None]
+WAITERS: tuple[Waiter, ...] = (_gate, _report_parts)
+"""Each says what an incident waits for, or None. HOOK for the `tasks` branch (manual tasks,
+not on main yet): add a waiter listing the incident's open tasks and their owners."""
 
 
 def next_clock(session: Session, incident_id: str) -> str:
