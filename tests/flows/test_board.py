@@ -85,4 +85,11 @@ def test_the_board_shows_what_each_open_incident_waits_for_and_whose_move_it_is(
         assert answerer.errors == [] and ran["id"] == incident_id
     finally:
         flow.join(timeout=5)
-    assert not [r for r in _board() if r["incident"].startswith(incident_id)]  # closed: gone
+    _until(lambda: not [r for r in _board() if r["incident"].startswith(incident_id)])  # closed
+
+
+def _until(check: Callable[[], bool], deadline_s: float = 30) -> None:
+    end = time.monotonic() + deadline_s
+    while not check():
+        assert time.monotonic() < end, f"board never changed: {_board()}"
+        time.sleep(0.2)
