@@ -1,5 +1,5 @@
 """The incident board as one Prefect table artifact (`irp-incident-board`), republished whole
-from the database (irp/incidents/board.py) at every change that matters: a stage starts or
+from the database (irp/reporting/board.py) at every change that matters: a stage starts or
 ends, a gate is asked or answered, a report part is asked for or written, an incident closes.
 
 Publishing runs off the flow's path, in one background thread per process: since each
@@ -13,8 +13,8 @@ import logging
 import threading
 
 from irp.db import session_scope
-from irp.incidents.board import COLUMNS, board_rows
 from irp.redact import plan_redactor
+from irp.reporting.board import COLUMNS, board_rows
 from models.plan import Plan
 from tasks.common import publish
 
