@@ -159,6 +159,13 @@ def test_two_workers_share_the_pool_and_a_lost_hosts_runs_finish_on_the_other(
                 deadline_s=300,
             )
             phases["kill to all ended"] = time.monotonic() - killed_at
+            wait_for(  # a closed incident's run still publishes its report as artifacts
+                "every incident's last run completed",
+                lambda: all(
+                    flow_run(api, i["run"])["state_type"] == "COMPLETED"
+                    for i in incidents(central).values()
+                ),
+            )
             print(
                 f"isolated hosts: {isolated}; own networks: {network is not None}; "
                 + ", ".join(f"{k} {v:.0f} s" for k, v in phases.items())
