@@ -113,7 +113,7 @@ def test_gates_are_answered_through_the_real_resume_path() -> None:
         Answer("user_notice", "approve", "legal_counsel"),
         *closing(BREACH_GROUPS, Answer("signoff", "approve", "ciso")),
     ]
-    with Answerer(answers) as answerer:
+    with Answerer(answers, deadline_s=180) as answerer:
         incident_id = FLOWS[IncidentType.data_breach](intake=make_intake(IncidentType.data_breach))
     assert answerer.errors == [] and answerer.exit_codes == [0] * len(answers)
 
@@ -144,7 +144,7 @@ def test_a_decision_by_someone_the_plan_does_not_allow_is_refused_and_recorded()
         Answer("user_notice", "reject", "legal_manager", comment="wording not cleared"),
         *closing(BREACH_GROUPS, Answer("signoff", "approve", "cio")),
     ]
-    with Answerer(answers) as answerer:
+    with Answerer(answers, deadline_s=180) as answerer:
         incident_id = FLOWS[IncidentType.data_breach](intake=make_intake(IncidentType.data_breach))
     assert answerer.errors == [] and answerer.exit_codes == [2, 0, 2, 0] + [0] * 8
 
@@ -216,7 +216,7 @@ def test_a_gate_nobody_answers_escalates_then_follows_the_policy(
             *closing(BREACH_GROUPS, Answer("signoff", "approve", "cio")),
         ]
     )
-    with Answerer(answers):
+    with Answerer(answers, deadline_s=180):
         incident_id = FLOWS[IncidentType.data_breach](
             intake=make_intake(IncidentType.data_breach), plan_file=str(plan)
         )

@@ -61,7 +61,7 @@ def test_every_exit_masks_what_people_typed(capsys: pytest.CaptureFixture[str]) 
             Answer("signoff", "approve", "ciso", comment="owner 11010519491231002X confirmed"),
         ),
     ]
-    with Answerer(answers) as answerer:
+    with Answerer(answers, deadline_s=180) as answerer:
         incident_id = FLOWS[IncidentType.data_breach](intake=intake, drill=True)
     assert answerer.errors == [] and answerer.exit_codes == [2] + [0] * (len(answers) - 1)
 
