@@ -82,18 +82,14 @@ def _plugin(url: str) -> Any:
         return None
 
 
-def claim(
-    session: Session, worker: str, limit: int, now: datetime | None = None
-) -> list[int]:
+def claim(session: Session, worker: str, limit: int, now: datetime | None = None) -> list[int]:
     """Claim up to `limit` rows for `worker` (pending, or abandoned past the lease)."""
     now = now or utcnow()
     claimable = or_(
         col(Notification.status) == PENDING,
         and_(col(Notification.status) == SENDING, col(Notification.claimed_at) < now - LEASE),
     )
-    query = (
-        select(Notification.id).where(claimable).order_by(col(Notification.id)).limit(limit)
-    )
+    query = select(Notification.id).where(claimable).order_by(col(Notification.id)).limit(limit)
     values = {"status": SENDING, "claimed_by": worker, "claimed_at": now}
     if session.get_bind().dialect.name == "postgresql":
         ids = [i for i in session.exec(query.with_for_update(skip_locked=True)) if i is not None]
@@ -105,9 +101,7 @@ def claim(
     claimed = []
     for row_id in list(session.exec(query)):
         taken = session.execute(
-            update(Notification)
-            .where(col(Notification.id) == row_id, claimable)
-            .values(**values)
+            update(Notification).where(col(Notification.id) == row_id, claimable).values(**values)
         )
         if taken.rowcount == 1 and row_id is not None:  # type: ignore[attr-defined]
             claimed.append(row_id)
@@ -126,11 +120,16 @@ def claim_one(session: Session, worker: str, row_id: int, now: datetime | None =
 
 
 def send_claimed(
-    row_id: int, worker: str, *, sleep: Sleep = time.sleep, clock: Clock = utcnow
+    row_id: int,
+    worker: str,
+    *,
+    db_url: str | None = None,
+    sleep: Sleep = time.sleep,
+    clock: Clock = utcnow,
 ) -> str | None:
     """Deliver one row this worker claimed and record the outcome; its new status, or None
     if the row is not this worker's any more."""
-    with session_scope() as session:
+    with session_scope(db_url) as session:
         row = session.get(Notification, row_id)
         if row is None or row.status != SENDING or row.claimed_by != worker:
             return None
@@ -142,7 +141,7 @@ def send_claimed(
         result = DeliveryResult(target="", ok=False, error=url)
     else:
         result = deliver(url.get_secret_value(), title, body, sleep=sleep, clock=clock, **policy)
-    with session_scope() as session:
+    with session_scope(db_url) as session:
         row = session.get(Notification, row_id)
         assert row is not None
         apply_result(row, result, clock)

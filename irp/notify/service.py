@@ -240,6 +240,7 @@ def tick_clocks(
     plan_of: clocks.PlanOf,
     *,
     notify_url: str | None = None,
+    wait: bool = True,
     sleep: Sleep = time.sleep,
     clock: Clock = utcnow,
 ) -> int:
@@ -277,6 +278,7 @@ def tick_clocks(
                 "deadline_at": reminder.deadline_at,
             },
             audiences=reminder.remind,
+            wait=wait,
             sleep=sleep,
             clock=clock,
         )

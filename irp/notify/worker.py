@@ -30,8 +30,11 @@ _current: DeliveryWorker | None = None
 class DeliveryWorker:
     """Claims rows while it has a free sender, sends each on the pool, records the outcome."""
 
-    def __init__(self, poll_s: float = POLL_S, senders: int = SENDERS) -> None:
+    def __init__(
+        self, db_url: str | None = None, poll_s: float = POLL_S, senders: int = SENDERS
+    ) -> None:
         self.name = outbox.worker_name()
+        self._db_url = db_url
         self._poll_s = poll_s
         self._senders = senders
         self._wake = threading.Event()
@@ -76,7 +79,7 @@ class DeliveryWorker:
             free = self._senders - self._in_flight
             if free <= 0:
                 return  # a finished send wakes the loop
-            with session_scope() as session:
+            with session_scope(self._db_url) as session:
                 ids = outbox.claim(session, self.name, free)
             if not ids:
                 return
@@ -87,7 +90,7 @@ class DeliveryWorker:
 
     def _send(self, row_id: int) -> None:
         try:
-            outbox.send_claimed(row_id, self.name)
+            outbox.send_claimed(row_id, self.name, db_url=self._db_url)
         except Exception as exc:  # the row stays claimed; the lease gives it to a worker later
             log.warning("notification #%s: %s: %s", row_id, type(exc).__name__, exc)
         finally:
@@ -97,12 +100,12 @@ class DeliveryWorker:
             self._wake.set()
 
 
-def start() -> DeliveryWorker:
+def start(db_url: str | None = None) -> DeliveryWorker:
     """This process's worker, started if it is not yet (the stack's processes call it)."""
     global _current
     with _lock:
         if _current is None:
-            _current = DeliveryWorker().start()
+            _current = DeliveryWorker(db_url).start()
             atexit.register(_current.stop)
         return _current
 
@@ -112,14 +115,15 @@ def kick() -> None:
     start().kick()
 
 
-def stop() -> None:
-    """Stop this process's worker (the stack's processes on shutdown)."""
+def stop(timeout: float = EXIT_WAIT_S) -> None:
+    """Stop this process's worker (the stack's processes on shutdown); a send still under way
+    after `timeout` is claimed again by a worker once its lease ends."""
     global _current
     with _lock:
         worker, _current = _current, None
     if worker is not None:
         atexit.unregister(worker.stop)
-        worker.stop()
+        worker.stop(timeout)
 
 
 def wait_delivered(incident_id: str | None, timeout: float, poll_s: float = 0.05) -> bool:
