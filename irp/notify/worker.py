@@ -13,6 +13,7 @@ import atexit
 import logging
 import threading
 import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 from irp.db import session_scope
@@ -33,7 +34,7 @@ class DeliveryWorker:
     def __init__(
         self, db_url: str | None = None, poll_s: float = POLL_S, senders: int = SENDERS
     ) -> None:
-        self.name = outbox.worker_name()
+        self.name = f"{outbox.worker_name()}:{uuid.uuid4().hex[:6]}"
         self._db_url = db_url
         self._poll_s = poll_s
         self._senders = senders

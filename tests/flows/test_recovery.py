@@ -34,8 +34,7 @@ from models.base import utcnow
 from models.enums import IncidentStatus, IncidentType
 from tests.factories import make_intake
 from tests.flows.answerer import Answer, Answerer
-from tests.notify.helpers import routed_plan
-from tests.notify.helpers import sent_queued
+from tests.notify.helpers import routed_plan, sent_queued
 from tests.notify.receiver import Receiver
 
 pytestmark = pytest.mark.usefixtures("prefect_api")

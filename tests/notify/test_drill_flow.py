@@ -15,8 +15,8 @@ from irp.settings import get_settings
 from models.base import utcnow
 from models.enums import IncidentType
 from tests.factories import make_intake, plan_data, write_plan
-from tests.notify.receiver import Receiver
 from tests.notify.helpers import sent_queued
+from tests.notify.receiver import Receiver
 
 pytestmark = [pytest.mark.usefixtures("prefect_api"), pytest.mark.slow]
 
