@@ -11,7 +11,7 @@ from sqlmodel import select
 
 from irp.db import session_scope
 from irp.incidents import service as incidents
-from irp.notify import outbox, service
+from irp.notify import outbox, service, worker
 from irp.notify.worker import DeliveryWorker
 from irp.plan.loader import get_plan
 from models import Notification
@@ -19,6 +19,12 @@ from models.base import utcnow
 from tests.factories import write_plan
 from tests.notify.helpers import open_breach, routed_plan
 from tests.notify.receiver import Receiver
+
+
+@pytest.fixture(autouse=True)
+def no_process_worker() -> None:
+    """No worker left running by an earlier test may claim these tests' rows."""
+    worker.stop(30)
 
 
 def _queue(plan_file: Path, incident_id: str, event: str = "plan_activated") -> list[int]:
