@@ -1,10 +1,11 @@
 """The delivery worker: a background thread that sends outbox rows in the process it lives in.
 
 The stack's long-running processes (the serve process, the webhook app) each start one; it
-wakes when this process queues a row (`kick`) and polls for rows other processes queued. A
-process without one (an in-process drill, a test) gets one at its first `kick`, and waits at
-exit for what it claimed. Sends run on a small thread pool, so a dead target holds one slot
-while pages to working targets go on.
+wakes when this process queues a row (`kick`) and polls for rows other processes queued (a
+flow run's process, a drill run from the CLI), so those leave their rows to it and end at
+once. Where no stack runs (an in-process drill, a test) the first `kick` starts one here, and
+the process waits at exit for what it claimed. Sends run on a small thread pool, so a dead
+target holds one slot while pages to working targets go on.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from irp.db import session_scope
 from irp.notify import outbox
+from irp.settings import get_settings, running_stack
 
 log = logging.getLogger("irp.notify")
 POLL_S = 0.5
@@ -112,7 +114,12 @@ def start(db_url: str | None = None) -> DeliveryWorker:
 
 
 def kick() -> None:
-    """Rows were queued: have this process's worker look now (starting one if needed)."""
+    """Rows were queued: have this process's worker look now; without one, leave them to the
+    stack's workers, or start one here if no stack runs."""
+    with _lock:
+        current = _current
+    if current is None and running_stack(get_settings()) is not None:
+        return
     start().kick()
 
 
