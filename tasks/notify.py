@@ -40,8 +40,8 @@ def notify_task(
     audiences: list[str],
     drill_file: bool,
 ) -> list[int]:
-    """Start matching clocks, send the event, then (auto-approved drill) file the notices the
-    regulator drafts just went out for, as the drill policy."""
+    """Start matching clocks, queue the event (the delivery worker sends it), then (an
+    auto-approved drill) file the notices its regulator drafts are for, as the drill policy."""
     with session_scope() as session:
         clocks.start_clocks(session, incidents.get_incident(session, incident_id), plan)
     sent = service.notify(

@@ -108,17 +108,6 @@ def claim(session: Session, worker: str, limit: int, now: datetime | None = None
     return claimed
 
 
-def claim_one(session: Session, worker: str, row_id: int, now: datetime | None = None) -> bool:
-    """Claim one pending row (a caller sending what it just queued); False if taken."""
-    taken = session.execute(
-        update(Notification)
-        .where(col(Notification.id) == row_id, col(Notification.status) == PENDING)
-        .values(status=SENDING, claimed_by=worker, claimed_at=now or utcnow())
-        .returning(col(Notification.id))
-    )
-    return taken.first() is not None
-
-
 def send_claimed(
     row_id: int,
     worker: str,

@@ -24,7 +24,15 @@ from irp.incidents import service as incidents
 from irp.incidents import timeline
 from irp.notify import clocks, outbox, routing, worker
 from irp.notify.delivery import deliver
-from irp.notify.outbox import FAILED, PENDING, SENT, SUPPRESSED, UNROUTED, masked_target
+from irp.notify.outbox import (
+    FAILED,
+    PENDING,
+    SENDING,
+    SENT,
+    SUPPRESSED,
+    UNROUTED,
+    masked_target,
+)
 from irp.notify.templates import MessageContext, render
 from irp.plan.loader import get_plan, plan_for
 from irp.redact import RedactingFilter, Redactor
@@ -61,19 +69,28 @@ def notify(
     """Queue `event` for its audiences (plan routes plus `audiences`); return the row ids.
 
     `wait=False` (a flow) leaves the rows to the delivery worker and goes on; `wait=True`
-    claims and sends them here. Never raises: an error is logged (redacted) and put on the
+    stores them already claimed by this call and sends them here. Never raises: an error is logged (redacted) and put on the
     timeline if possible.
     """
+    sender = f"{outbox.worker_name()}:{uuid.uuid4().hex[:8]}" if wait else None
     try:
         with session_scope() as session:
             incident = incidents.get_incident(session, incident_id)
             rows = enqueue(
-                session, incident, event, plan, notify_url, extra or {}, tuple(audiences)
+                session,
+                incident,
+                event,
+                plan,
+                notify_url,
+                extra or {},
+                tuple(audiences),
+                claimed_by=sender,
             )
-        if wait:
-            _send_now(rows, sleep, clock)
-        else:
+        if sender is None:
             worker.kick()
+            return rows
+        for row_id in rows:
+            outbox.send_claimed(row_id, sender, sleep=sleep, clock=clock)
         return rows
     except Exception as exc:
         log.warning("notification %s for %s failed: %s", event, incident_id, exc)
@@ -89,9 +106,12 @@ def enqueue(
     notify_url: str | None = None,
     extra: dict[str, Any] | None = None,
     audiences: tuple[str, ...] = (),
+    *,
+    claimed_by: str | None = None,
 ) -> list[int]:
     """Start clocks the facts now trigger, render and store the rows as `pending`, in the
-    caller's transaction (the event's own); the worker sends them after it commits."""
+    caller's transaction (the event's own); the worker sends them after it commits. A caller
+    that sends them itself stores them already claimed (`claimed_by`), so no worker takes one."""
     clocks.start_clocks(session, incident, plan)
     if not plan.notifications.enabled:
         return []
@@ -114,6 +134,8 @@ def enqueue(
             status=PENDING if route.url else (SUPPRESSED if incident.drill else UNROUTED),
             attempts=[] if route.url else [{"note": route.reason}],
         )
+        if route.url and claimed_by is not None:
+            row.status, row.claimed_by, row.claimed_at = SENDING, claimed_by, utcnow()
         session.add(row)
         session.flush()
         assert row.id is not None
@@ -129,15 +151,6 @@ def enqueue(
         data={"event": event, "counts": counts},
     )
     return rows
-
-
-def _send_now(rows: list[int], sleep: Sleep, clock: Clock) -> None:
-    """Claim the rows just queued and send them in this caller (one worker name per call)."""
-    name = f"{outbox.worker_name()}:{uuid.uuid4().hex[:8]}"
-    with session_scope() as session:
-        claimed = [row_id for row_id in rows if outbox.claim_one(session, name, row_id)]
-    for row_id in claimed:
-        outbox.send_claimed(row_id, name, sleep=sleep, clock=clock)
 
 
 def context(
