@@ -37,12 +37,14 @@ class Closed:
     secret: str
     api: httpx.Client
 
-    def irp(self, *args: str) -> subprocess.CompletedProcess[str]:
+    def irp(
+        self, *args: str, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
         """The CLI in a shell that knows only IRP_HOME (no Prefect variable, no secret)."""
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("IRP_", "PREFECT_"))}
+        clean = {k: v for k, v in os.environ.items() if not k.startswith(("IRP_", "PREFECT_"))}
         return subprocess.run(
             [str(IRP), *args],
-            env={**env, "IRP_HOME": str(self.home)},
+            env={**clean, "IRP_HOME": str(self.home), **(env or {})},
             capture_output=True,
             text=True,
             timeout=120,
@@ -136,6 +138,14 @@ def test_the_cli_lists_and_approves_through_the_closed_api(closed: Closed) -> No
     assert row["run"] == "alive"
 
     paused = closed.flow_run(run_id)["state"]["id"]
+    guessed = closed.irp(
+        "approve", incident_id, "--by", "cio", env={"IRP_PREFECT_AUTH_STRING": "irp:guessed"}
+    )
+    assert guessed.returncode == 1
+    assert "refused this command (HTTP 401)" in guessed.stderr
+    assert "Traceback" not in guessed.stderr
+    assert closed.flow_run(run_id)["state"]["id"] == paused
+
     answered = closed.irp(
         "approve", incident_id, "--decision", "approve", "--by", "cio", "--comment", "go"
     )
