@@ -31,3 +31,15 @@ def test_a_file_others_can_read_is_narrowed(tmp_path: Path) -> None:
 
 def test_the_header_is_what_prefect_checks() -> None:
     assert basic_auth_header("irp:s3cret") == {"Authorization": "Basic aXJwOnMzY3JldA=="}
+
+
+def test_a_stack_given_its_secret_keeps_no_file(tmp_path: Path) -> None:
+    """IRP_PREFECT_AUTH_STRING (from a vault) is used as is; no copy lands on disk."""
+    from irp.stack import Stack, StackConfig
+
+    given = Stack(StackConfig(home=tmp_path / "given", auth_string="ops:from-the-vault"))
+    assert given.auth_string == "ops:from-the-vault" and given.config.auth_file is None
+    assert not (tmp_path / "given").exists()
+    made = Stack(StackConfig(home=tmp_path / "made", auth_string=""))
+    assert made.config.auth_file == tmp_path / "made" / "prefect-auth"
+    assert made.auth_string == read_auth_file(tmp_path / "made" / "prefect-auth")
