@@ -127,7 +127,7 @@ def point_prefect_at_stack(settings: Settings | None = None) -> None:
     """Called once by each entry point (the CLI's Prefect commands, serve, the webhook) before
     Prefect is imported: keep Prefect's state under IRP_HOME, stay offline, beat every 30 s,
     and talk to the stack `irp up` started if it answers (else Prefect starts a temporary
-    server). Variables already set win."""
+    server), presenting the API's secret (`prefect_auth_string`). Variables already set win."""
     settings = settings or get_settings()
     settings.prefect_home.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("PREFECT_HOME", str(settings.prefect_home))
