@@ -55,7 +55,9 @@ def main() -> None:
                 [sys.executable, "-c", code], env=env, stdout=log, stderr=subprocess.STDOUT
             )
         try:
-            os.environ.update({k: env[k] for k in ("PREFECT_API_URL", "PREFECT_HOME")})
+            os.environ.update(
+                {k: env[k] for k in ("PREFECT_API_URL", "PREFECT_API_AUTH_STRING", "PREFECT_HOME")}
+            )
             from prefect.client.orchestration import get_client
 
             with get_client(sync_client=True) as client:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from benchmarks.webhook_support import TOKEN, free_port
+from irp.prefect_auth import read_auth_file
 
 T = TypeVar("T")
 STACK_DEADLINE_S = 240
@@ -32,6 +33,7 @@ class LiveStack:
             **os.environ,
             "IRP_HOME": str(self.home),
             "PREFECT_API_URL": self.info["api_url"],
+            "PREFECT_API_AUTH_STRING": read_auth_file(Path(self.info["prefect_auth_file"])) or "",
             "PREFECT_HOME": str(self.home / "bench-prefect"),
             "PREFECT_LOGGING_LEVEL": "WARNING",
             "PREFECT_RUNNER_POLL_FREQUENCY": "1",

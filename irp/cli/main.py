@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import Annotated, Any
 
+import httpx
 import typer
 
 from irp.cli import alerts as cli_alerts
@@ -201,7 +202,22 @@ def main(argv: list[str] | None = None) -> int:
     except IrpError as exc:
         typer.echo(f"error: {exc}", err=True)
         return 1
+    except httpx.HTTPStatusError as exc:
+        if exc.response.status_code != 401:
+            raise
+        typer.echo(f"error: {_unauthorized(exc.request.url)}", err=True)
+        return 1
     return 0
+
+
+def _unauthorized(url: httpx.URL) -> str:
+    """Why the Prefect API said 401, and what fixes it (the secret itself is never shown)."""
+    return (
+        f"the Prefect API at {url.scheme}://{url.netloc.decode()} refused this command (HTTP "
+        "401): it wants the server's secret. On the stack's machine run irp as the account that "
+        "started `irp up` (it reads the file stack.json names); elsewhere set "
+        "IRP_PREFECT_AUTH_STRING to the server's secret. PREFECT_API_KEY must be unset."
+    )
 
 
 def run() -> None:

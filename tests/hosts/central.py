@@ -35,7 +35,9 @@ class Central:
         return self.stack.api_url
 
     def api(self) -> httpx.Client:
-        return httpx.Client(base_url=self.api_url, trust_env=False, timeout=30)
+        return httpx.Client(
+            base_url=self.api_url, headers=self.stack.api_headers, trust_env=False, timeout=30
+        )
 
     def rows(self, query: str, **params: Any) -> list[Any]:
         """Rows of irp's database, read as an operator would."""

@@ -17,6 +17,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
+from irp.prefect_auth import basic_auth_header, read_auth_file
+
 T = TypeVar("T")
 
 
@@ -165,3 +167,11 @@ def _stack_info(home: Path, process: subprocess.Popen[bytes]) -> dict[str, Any] 
     except (OSError, ValueError):
         return None
     return info if "webhook_url" in info and "irp_database_url" in info else None
+
+
+def api_headers(info: dict[str, Any]) -> dict[str, str]:
+    """The header a client of this stack's Prefect API sends: the secret from the file its
+    stack.json names."""
+    secret = read_auth_file(Path(info["prefect_auth_file"]))
+    assert secret, f"no secret in {info['prefect_auth_file']}"
+    return basic_auth_header(secret)
