@@ -71,9 +71,15 @@ def running_stack(extra_env: Mapping[str, str] = {}) -> Iterator[LiveStack]:
 
 
 def spread(samples: list[float], name: str) -> dict[str, float]:
-    """A figure with its spread: median, p95, min and max over the samples."""
+    """A figure with its spread: median, p95, min and max over the samples. The p95 is
+    interpolated between samples ("inclusive"): the default method extrapolates above the
+    maximum when there are few samples (10 here)."""
     ordered = sorted(samples)
-    p95 = statistics.quantiles(ordered, n=20)[18] if len(ordered) > 1 else ordered[0]
+    p95 = (
+        statistics.quantiles(ordered, n=20, method="inclusive")[18]
+        if len(ordered) > 1
+        else ordered[0]
+    )
     return {
         f"{name}_p50_s": round(statistics.median(ordered), 3),
         f"{name}_p95_s": round(p95, 3),
