@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from pydantic import SecretStr
+from sqlmodel import Session, select
 
 from irp.db import session_scope
 from irp.gates.machine import GateRound
@@ -18,7 +19,9 @@ from irp.identity import service
 from irp.identity.people import Decider, deciders
 from irp.incidents import service as incidents
 from irp.notify.routing import resolve_url
+from irp.redact import default_redactor
 from irp.settings import get_settings
+from models import OneTimeCode
 from models.base import utcnow
 from models.plan import Plan
 
@@ -74,6 +77,22 @@ def person_for(plan: Plan, round_: GateRound, who: str) -> Decider | None:
     return None
 
 
+def not_allowed(plan: Plan, round_: GateRound, who: str) -> str:
+    """Why `who` may not answer, naming who may (the name masked: it reaches the form)."""
+    allowed = ", ".join(f"{d.person} ({d.name})" for d in deciders(plan, round_.deciders))
+    return f"{default_redactor().redact(who)!r} may not answer this round; allowed: {allowed}"
+
+
+def codes_sent(session: Session, incident_id: str, gate: str, round_number: int) -> bool:
+    """Whether this round asked for codes (then every answer must carry one)."""
+    query = select(OneTimeCode.id).where(
+        OneTimeCode.incident_id == incident_id,
+        OneTimeCode.subject == subject(gate),
+        OneTimeCode.round == round_number,
+    )
+    return session.exec(query).first() is not None
+
+
 @dataclass(frozen=True)
 class GateProof:
     """A proven person (their role answers), or the refusal's reason."""
@@ -93,6 +112,5 @@ def prove_answer(
     if checked.ok:
         return GateProof(checked.person)
     if person is None:
-        allowed = ", ".join(f"{d.person} ({d.name})" for d in deciders(plan, round_.deciders))
-        return GateProof(None, f"not among the people who may answer; allowed: {allowed}")
+        return GateProof(None, not_allowed(plan, round_, who))
     return GateProof(None, f"{checked.check.reason} for {person.name}")

@@ -83,3 +83,12 @@ def people_errors(plan: Plan) -> list[tuple[Loc, str]]:
 def _usable(channel: SecretStr) -> bool:
     raw = channel.get_secret_value().strip()
     return "://" in raw or bool(ENV_REFERENCE.fullmatch(raw))
+
+
+def person_name(plan: Plan, person_id: str) -> str:
+    """The name a person id stands for (a role id for a role's implied person)."""
+    org = plan.organisation
+    if person_id in org.people:
+        return org.people[person_id].name
+    role = org.roles.get(person_id)
+    return role.person if role is not None else person_id
