@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import html
 import logging
-import re
 from dataclasses import dataclass
 
 from fastapi import FastAPI, Request
@@ -31,19 +30,6 @@ from models.base import utcnow
 PAGE_DECISIONS = ("approve", "reject")
 MAX_FORM_BYTES = 16_384
 MAX_COMMENT = 4000
-_TOKEN_IN_PATH = re.compile(rf"({identity.LINK_PATH}/)[^\s?\"]+")
-
-
-class HideLinkTokens(logging.Filter):
-    """Replace a link token in an access-log line (uvicorn passes the path as an argument)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.args, tuple):
-            record.args = tuple(
-                _TOKEN_IN_PATH.sub(r"\1****", a) if isinstance(a, str) else a for a in record.args
-            )
-        record.msg = _TOKEN_IN_PATH.sub(r"\1****", str(record.msg))
-        return True
 
 
 @dataclass(frozen=True)
@@ -123,9 +109,7 @@ def _form(token: str, asked: Asked) -> str:
 
 def register_answer_pages(app: FastAPI) -> None:
     """GET /answer/{token} (shows) and POST /answer (acts) on the webhook app."""
-    access = logging.getLogger("uvicorn.access")
-    if not any(isinstance(f, HideLinkTokens) for f in access.filters):
-        access.addFilter(HideLinkTokens())
+    identity.hide_codes_from(logging.getLogger("uvicorn.access"))
 
     @app.get(
         f"{identity.LINK_PATH}/{{token}}", response_class=HTMLResponse, include_in_schema=False

@@ -9,6 +9,8 @@ proved an answer, never the code.
 
 from __future__ import annotations
 
+import logging
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -28,9 +30,28 @@ from irp.settings import get_settings
 from models import OneTimeCode
 from models.base import utcnow
 
+LINK_PATH = "/answer"
+_SECRETS_IN_LOG = re.compile(rf"(Code: |{LINK_PATH}/)[^\s'\"\\]+")
+
+
+class HideCodes(logging.Filter):
+    """Star codes and link tokens in a log line: Apprise logs a message's payload at DEBUG, a
+    web server the path of a link it serves."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        if _SECRETS_IN_LOG.search(text):
+            record.msg, record.args = _SECRETS_IN_LOG.sub(r"\1****", text), None
+        return True
+
+
+def hide_codes_from(logger: logging.Logger) -> None:
+    if not any(isinstance(f, HideCodes) for f in logger.filters):
+        logger.addFilter(HideCodes())
+
+
 SEND_ATTEMPTS = 2
 SEND_TIMEOUT_S = 10.0
-LINK_PATH = "/answer"
 
 
 @dataclass(frozen=True)
@@ -66,6 +87,7 @@ def issue(
     read their codes there). A person no channel reaches is named on the timeline: nobody can
     prove an answer for them this round."""
     key = identity_key()
+    hide_codes_from(logging.getLogger("apprise"))
     reached = 0
     for person in people:
         channels = override if override is not None else list(person.channels)
