@@ -5,6 +5,7 @@ keyed hash is stored, and the timeline names the person and the channel, never t
 from __future__ import annotations
 
 import json
+import logging
 import os
 import stat
 from datetime import timedelta
@@ -136,3 +137,32 @@ def test_the_key_file_is_private_and_reused(irp_home: Path, receiver: Receiver) 
     with session_scope() as session:
         service.issue(session, _asked(incident_id, round_=2), _people(receiver)[:1])
     assert path.read_bytes() == first
+
+
+def test_log_lines_star_codes_and_link_tokens() -> None:
+    """Apprise's DEBUG payload line and uvicorn's access line, as they are logged."""
+    hide = service.HideCodes()
+    access = logging.LogRecord(
+        "uvicorn.access",
+        20,
+        "",
+        0,
+        '%s - "%s %s HTTP/%s" %d',
+        ("127.0.0.1:5", "GET", "/answer/eyJ.sig", "1.1", 200),
+        None,
+    )
+    payload = logging.LogRecord(
+        "apprise",
+        10,
+        "",
+        0,
+        "JSON Payload: %s",
+        ({"message": "Code: 04711815\nOr open: http://h/answer/eyJ.sig"},),
+        None,
+    )
+    for record in (access, payload):
+        assert hide.filter(record)
+        line = record.getMessage()
+        assert "04711815" not in line and "eyJ.sig" not in line
+        assert "/answer/****" in line
+    assert "Code: ****" in payload.getMessage()
