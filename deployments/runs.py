@@ -161,12 +161,22 @@ def gate_prompt(plan: Plan, incident_id: str, waiting: gates.WaitingGate, run_id
         f"{incident_id} waits at gate {waiting.gate} (round {waiting.round}): {policy.question}",
         f"  may decide: {who}",
         f"  answer: IRP_HOME={home} irp approve {incident_id} --decision approve "
-        f'--by {waiting.deciders[0]} --comment "..."   (or reject, escalate)',
+        f'--by {_who(plan, waiting)} --comment "..."   (or reject, escalate)',
         f"  or in the Prefect UI: {link}"
         if link
         else "  no Prefect UI: this drill runs on a temporary Prefect server (start `irp up`)",
     ]
     return "\n".join(lines)
+
+
+def _who(plan: Plan, waiting: gates.WaitingGate) -> str:
+    """How the first decider names themself: a role id, or with codes their person id and the
+    code their channel received (or open the link in that message)."""
+    if not get_settings().gate_codes:
+        return waiting.deciders[0]
+    from irp.identity.people import deciders
+
+    return f"{deciders(plan, waiting.deciders)[0].person} --code CODE"
 
 
 def _scenario(plan: Plan, name: str, itype: IncidentType) -> DrillScenario:
