@@ -45,6 +45,8 @@ class Asked:
 
 
 class LinkProblem(Exception):
+    """Why a link cannot answer (forged, spent, expired, its round over), with the status."""
+
     def __init__(self, status: int, text: str) -> None:
         super().__init__(text)
         self.status = status
