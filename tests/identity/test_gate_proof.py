@@ -247,3 +247,37 @@ def test_the_signed_link_opens_a_page_whose_post_answers(
     ours = "\n".join(m for m in logged if not m.startswith(f"HTTP Request: GET {base}/answer/"))
     _assert_secrets_kept(receiver, incident_id, run_id, irp_home, ours)
     assert not re.search(r"/answer/[A-Za-z0-9_-]{20,}", ours)
+
+
+def test_a_drill_with_people_takes_codes_from_the_drill_channel(
+    receiver: Receiver, background: Background
+) -> None:
+    """A drill's codes go where its messages go (the run's notify_url), not to people."""
+    drill_url = receiver.url("json", "/drill")
+    background.start(
+        lambda: FLOWS[IncidentType.system_failure](
+            intake=make_intake(IncidentType.system_failure), drill=True, notify_url=drill_url
+        )
+    )
+    incident_id, _ = _paused_at_gate("activation")
+    _until("codes on the drill channel", lambda: drill_code("CISO", receiver))
+    assert not messages_for(receiver, "/cio") and not messages_for(receiver, "/ciso")
+    code = drill_code("CISO", receiver)
+    assert main(["approve", incident_id, "--by", "ciso_on_duty", "--code", code]) == 0
+    _paused_at_gate("signoff")
+    _until("signoff codes", lambda: SIGNOFF in messages_for(receiver, "/drill")[-1])
+    code = drill_code("CIO", receiver)
+    assert main(["approve", incident_id, "--by", "cio_on_duty", "--code", code]) == 0
+    assert background.join() == incident_id
+    proven = [e for e in _events(incident_id) if e.kind == "answer_proven"]
+    assert [e.actor for e in proven] == ["CISO on duty", "CIO on duty"]
+    assert all("/drill" in e.data["channel"] for e in proven)
+
+
+def drill_code(name: str, receiver: Receiver) -> str:
+    """The last drill-channel code addressed to `name` (each message names its person)."""
+    found = [
+        m for m in messages_for(receiver, "/drill") if m.startswith(f"{name} on duty, you may")
+    ]
+    codes = re.findall(r"Code: (\d{8})", found[-1]) if found else []
+    return str(codes[-1]) if codes else ""
