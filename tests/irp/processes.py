@@ -124,6 +124,10 @@ def postgres_on(data_dir: Path) -> list[int]:
     return [pid for pid in found if running(pid)]
 
 
+NO_CODES = {"IRP_GATE_CODES": "false"}
+"""Gates answered by role, as the suite does (tests/conftest.py); tests/identity proves people."""
+
+
 @contextmanager
 def irp_up(
     home: Path, env: dict[str, str], deadline_s: float
@@ -133,14 +137,13 @@ def irp_up(
     clean = {
         key: value
         for key, value in os.environ.items()
-        if not key.startswith(("IRP_", "PREFECT_"))
-        or key in ("PREFECT_SERVER_ANALYTICS_ENABLED", "IRP_GATE_CODES")  # conftest's choice
+        if not key.startswith(("IRP_", "PREFECT_")) or key == "PREFECT_SERVER_ANALYTICS_ENABLED"
     }
     irp = Path(sys.executable).parent / "irp"
     with (home / "up.log").open("wb") as log:
         process = subprocess.Popen(
             [str(irp), "up"],
-            env={**clean, "IRP_HOME": str(home), **env},
+            env={**clean, "IRP_HOME": str(home), **NO_CODES, **env},
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
