@@ -92,10 +92,16 @@ def _assert_secrets_kept(
 
 
 def _resume(prefect_api: str, run_id: UUID, answer: dict[str, Any]) -> None:
-    with httpx.Client(trust_env=False, timeout=10) as client:
-        response = client.post(
-            f"{prefect_api}/flow_runs/{run_id}/resume", json={"run_input": answer}
-        )
+    """The UI's resume; a 503 (the test server's SQLite busy under load) is retried, as
+    Prefect's own client does."""
+
+    def post() -> httpx.Response | None:
+        with httpx.Client(trust_env=False, timeout=10) as client:
+            url = f"{prefect_api}/flow_runs/{run_id}/resume"
+            response = client.post(url, json={"run_input": answer})
+        return None if response.status_code == 503 else response
+
+    response: httpx.Response = _until("the resume to be taken", post)
     assert response.status_code in (200, 201), response.text
     assert response.json()["status"] == "ACCEPT", response.text
 
