@@ -209,6 +209,7 @@ def main() -> None:
     home = Path(tempfile.mkdtemp(prefix="irp-bench-gates-"))
     os.environ["IRP_HOME"] = str(home)
     os.environ["IRP_GATE_SUSPEND_AFTER_S"] = "120"
+    os.environ["IRP_GATE_CODES"] = "false"  # the resume path by role; codes: tests/identity
     os.environ["IRP_PLAN_FILE"] = str(_patient_plan(home))
     from irp.cli.up import full_stack
     from irp.settings import get_settings

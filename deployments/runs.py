@@ -161,12 +161,22 @@ def gate_prompt(plan: Plan, incident_id: str, waiting: gates.WaitingGate, run_id
         f"{incident_id} waits at gate {waiting.gate} (round {waiting.round}): {policy.question}",
         f"  may decide: {who}",
         f"  answer: IRP_HOME={home} irp approve {incident_id} --decision approve "
-        f'--by {waiting.deciders[0]} --comment "..."   (or reject, escalate)',
+        f'--by {_who(plan, waiting)} --comment "..."   (or reject, escalate)',
         f"  or in the Prefect UI: {link}"
         if link
         else "  no Prefect UI: this drill runs on a temporary Prefect server (start `irp up`)",
     ]
     return "\n".join(lines)
+
+
+def _who(plan: Plan, waiting: gates.WaitingGate) -> str:
+    """How the first decider names themself: a role id, or with codes their person id and the
+    code their channel received (or open the link in that message)."""
+    if not get_settings().gate_codes:
+        return waiting.deciders[0]
+    from irp.identity.people import deciders
+
+    return f"{deciders(plan, waiting.deciders)[0].person} --code CODE"
 
 
 def _scenario(plan: Plan, name: str, itype: IncidentType) -> DrillScenario:
@@ -183,32 +193,49 @@ def _scenario(plan: Plan, name: str, itype: IncidentType) -> DrillScenario:
 
 
 def answer_gate(
-    incident_id: str, *, decision: str, approver: str, comment: str, priority: str | None
+    incident_id: str,
+    *,
+    decision: str,
+    approver: str,
+    comment: str,
+    priority: str | None,
+    code: str | None = None,
 ) -> str:
     """Resume the run waiting at the incident's gate with a decision, as the UI form does.
     Someone the plan does not allow is refused the way the form refuses (recorded, and the
-    form then leads with why); the form's approver is a role id, so a name is sent as its role."""
+    form then leads with why); the form's approver is a role id, so a name is sent as its role.
+    A round that sent one-time codes takes the person and their code instead (issue 12)."""
     if decision not in ANSWERS:
         raise InvalidInput(f"--decision: {decision!r} is not approve, reject or escalate")
     if priority is not None and priority not in Priority.__members__:
         raise InvalidInput(f"--priority: {priority!r} is not P1, P2, P3 or P4")
     answer = Answer(Decision(decision), approver, comment, Priority(priority) if priority else None)
+    from deployments.proven_answers import answer_with_code, codes_asked
+
+    if code is not None or codes_asked(incident_id):
+        return answer_with_code(incident_id, answer, code or "")
     try:
         role, waiting = _admitted(incident_id, answer)
     except GateRefused as refused:
-        _show_refusal(incident_id, refused)
+        show_refusal(incident_id, refused)
         raise
-    if waiting.flow_run_id is None:
-        raise IrpError(f"{incident_id}: no flow run is attached")
-    from prefect.exceptions import FlowPauseTimeout, NotPausedError
-    from prefect.flow_runs import resume_flow_run
-
     run_input = {
         "decision": decision,
         "approver": role,
         "comment": comment,
         "priority_override": priority,
     }
+    resume_gate(incident_id, waiting, run_input)
+    return waiting.gate
+
+
+def resume_gate(incident_id: str, waiting: gates.WaitingGate, run_input: dict[str, Any]) -> None:
+    """Resume the run paused at `waiting` with an answer; IrpError when it is not paused."""
+    if waiting.flow_run_id is None:
+        raise IrpError(f"{incident_id}: no flow run is attached")
+    from prefect.exceptions import FlowPauseTimeout, NotPausedError
+    from prefect.flow_runs import resume_flow_run
+
     run_id = UUID(waiting.flow_run_id)
     _wait_until_paused(run_id)
     try:
@@ -226,7 +253,6 @@ def answer_gate(
         ) from exc
     except RuntimeError as exc:
         raise IrpError(f"{incident_id}: Prefect refused the answer: {exc}") from exc
-    return waiting.gate
 
 
 def _admitted(incident_id: str, answer: Answer) -> tuple[str, gates.WaitingGate]:
@@ -240,7 +266,7 @@ def _admitted(incident_id: str, answer: Answer) -> tuple[str, gates.WaitingGate]
     return role, waiting
 
 
-def _show_refusal(incident_id: str, refused: GateRefused) -> None:
+def show_refusal(incident_id: str, refused: GateRefused) -> None:
     """Lead the form of the run's open pause with why this answer was refused, so a person
     looking at the UI sees it too (the run stays paused: nothing was resumed)."""
     with session_scope() as session:

@@ -26,6 +26,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy.exc import OperationalError
 from starlette.requests import ClientDisconnect
 
+from deployments.answer_page import register_answer_pages
 from deployments.dispatch import Dispatcher, DispatchFn, start_deployment
 from deployments.webhook_auth import WebhookAuth, is_loopback, webhook_auth
 from irp.alerts import ingest, replay
@@ -324,6 +325,7 @@ def create_app(
             dependencies=[Depends(delivery_gate)],
             name=f"alerts_{source}",
         )
+    register_answer_pages(app)
     app.openapi = _openapi(app)  # type: ignore[method-assign]
     return app
 

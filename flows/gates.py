@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any, Literal
 from uuid import UUID
@@ -24,12 +25,14 @@ from irp.gates import machine
 from irp.gates import service as gates
 from irp.gates import waits as gate_waits
 from irp.gates.machine import Answer, Decision, GateOutcome, GateRound, Verdict
+from irp.identity import gates as proven
+from irp.identity.people import deciders
 from irp.redact import plan_redactor
 from irp.settings import get_settings
 from models.base import utcnow
 from models.enums import Priority
 from models.plan import Plan
-from tasks.notify import announce_gate
+from tasks.notify import announce_gate, notify_url
 
 
 class GateInput(RunInput):
@@ -44,13 +47,25 @@ class GateInput(RunInput):
         default=None, description="Change the priority (P1-P4) if the grading is wrong"
     )
     comment: str = Field(default="", max_length=4000, description="Why: goes on the timeline")
+    code: str = Field(
+        default="",
+        max_length=1000,
+        description="The one-time code sent to you (never put on the timeline)",
+    )
 
 
-def gate_form(plan: Plan, allowed: list[str], description: str) -> type[GateInput]:
-    """This round's form: `approver` is a choice of the roles allowed now, so the UI offers a
-    select and Prefect's server refuses anyone else (`"status": "REJECT"`) before the run
-    resumes."""
-    who = ", ".join(f"{r} ({plan.role_person(r)})" for r in allowed)
+def gate_form(
+    plan: Plan, allowed: list[str], description: str, *, people: bool = False
+) -> type[GateInput]:
+    """This round's form: `approver` is a choice of the roles allowed now (with codes: of the
+    people holding them), so the UI offers a select and Prefect's server refuses anyone else
+    (`"status": "REJECT"`) before the run resumes."""
+    if people:
+        holders = deciders(plan, allowed)
+        who = ", ".join(f"{d.person} ({d.name}, {d.role})" for d in holders)
+        allowed = [d.person for d in holders]
+    else:
+        who = ", ".join(f"{r} ({plan.role_person(r)})" for r in allowed)
     choice: Any = Literal[tuple(allowed)]
 
     def as_select(schema: dict[str, Any]) -> None:
@@ -102,13 +117,13 @@ def decide(
         undecided = False
         if answer is None:
             text = _form_text(incident_id, plan, round_, context, asking.refusal)
-            form = gate_form(plan, round_.deciders, text)
+            form = gate_form(plan, round_.deciders, text, people=proven.required(round_))
             answer = (
                 _wait_then_suspend(form, key, requested_at, round_.wait_s)
                 if suspend
                 else _pause(form, key, requested_at, round_.wait_s)
             )
-        verdict = machine.judge(round_, _as_answer(answer), plan)
+        verdict = _judge(incident_id, plan, round_, answer)
         outcome = _record(incident_id, round_, verdict, requested_at)
         if outcome.settles:
             return outcome
@@ -117,6 +132,22 @@ def decide(
         if verdict.timed_out_to_escalation:
             _escalated(incident_id, plan, round_)
         round_ = round_.after(verdict)
+
+
+def _judge(incident_id: str, plan: Plan, round_: GateRound, answer: GateInput | None) -> Verdict:
+    """The machine's verdict; with codes, on the proven person's role, recorded as the person
+    (an unproven answer is refused with why)."""
+    if answer is None or not proven.required(round_):
+        return machine.judge(round_, _as_answer(answer), plan)
+    proof = proven.prove_answer(incident_id, plan, round_, answer.approver, answer.code)
+    if proof.person is None:
+        return Verdict(
+            GateOutcome.refused, Decision(answer.decision), answer.approver, reason=proof.reason
+        )
+    decision = Decision(answer.decision)
+    as_role = Answer(decision, proof.person.role, answer.comment, answer.priority_override)
+    verdict = machine.judge(round_, as_role, plan)
+    return replace(verdict, approver=proof.person.name)
 
 
 def _as_answer(answer: GateInput | None) -> Answer | None:
@@ -225,6 +256,8 @@ def _announce(incident_id: str, plan: Plan, round_: GateRound, suspend: bool) ->
     extra = {"gate": round_.gate, "gate_title": policy.title, "round": round_.number}
     extra |= {"deciders": round_.deciders, "question": policy.question}
     announce_gate(incident_id, "gate_waiting", plan, extra=extra, audiences=round_.deciders)
+    if proven.required(round_):
+        proven.send_codes(incident_id, plan, round_, notify_url())
     gate_waits.record_waiting(incident_id, round_, flow_run_id=flow_run.get_id(), suspended=suspend)
 
 
@@ -244,10 +277,13 @@ def _form_text(
     the Prefect UI shows it."""
     policy = round_.policy
     who = ", ".join(f"`{r}` ({plan.organisation.roles[r].person})" for r in round_.deciders)
+    shell = f'irp approve {incident_id} --decision approve --by <role> --comment "..."'
+    if proven.required(round_):
+        shell = shell.replace("<role>", "<person> --code <the code sent to you>")
     text = (
         f"### {policy.title} - {incident_id}\n\n{policy.question}\n\n{context}\n\n"
         f"**May decide:** {who}. Timeout {policy.timeout_s:g} s, then: {policy.on_timeout}.\n\n"
-        f'From a shell: `irp approve {incident_id} --decision approve --by <role> --comment "..."`'
+        f"From a shell: `{shell}`"
     )
     return with_refusal(text, refusal, plan) if refusal else plan_redactor(plan).redact(text)
 

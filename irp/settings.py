@@ -84,6 +84,21 @@ class Settings(BaseSettings):
     webhook_local_demo: bool = Field(
         default=False, description="Accept unauthenticated alerts (local demo only)."
     )
+    gate_codes: bool = Field(
+        default=True,
+        description="A person answers a gate with the one-time code or signed link sent to "
+        "their own channel (issue 12); false: the role alone, as before (tests of other parts).",
+    )
+    identity_key: SecretStr | None = Field(
+        default=None,
+        description="Key that hashes codes and signs gate links; default: a 0600 file under "
+        "home (run/identity.key). Every irp process of one stack must share it.",
+    )
+    public_url: str | None = Field(
+        default=None,
+        description="Base URL people reach the webhook app at, for gate links; default: "
+        "http://webhook_host:webhook_port.",
+    )
     _decided_database_url: str | None = PrivateAttr(default=None)
 
     @cached_property

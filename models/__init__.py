@@ -10,6 +10,7 @@ from models.evidence import Evidence
 from models.gate import GateDecision
 from models.incident import Incident, IncidentPublic
 from models.notification import Notification
+from models.one_time_code import OneTimeCode
 from models.resource import ResourceAllocation
 from models.timeline import TimelineEvent
 
@@ -25,6 +26,7 @@ __all__ = [
     "Incident",
     "IncidentPublic",
     "Notification",
+    "OneTimeCode",
     "ResourceAllocation",
     "SeenWebhookMessage",
     "TimelineEvent",

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from models.enums import IncidentType, NationalGrade, Priority, Stage
 from models.plan_alerts import DEFAULT_RULES, ClassificationRule
 from models.plan_drills import DrillProgram
+from models.plan_people import Person
 
 
 class Strict(BaseModel):
@@ -22,6 +23,11 @@ class Role(Strict):
     person: str = Field(description="Who holds the role (a name, not contact data).")
     group: str
     notify: list[SecretStr] = Field(default_factory=list, description="Apprise URLs (secrets).")
+    people: list[str] = Field(
+        default_factory=list,
+        description="Person ids (organisation.people) who hold the role; none: `person` with "
+        "the role's `notify` as their channels.",
+    )
 
 
 class Group(Strict):
@@ -42,6 +48,9 @@ class Organisation(Strict):
     )
     roles: dict[str, Role]
     groups: dict[str, Group]
+    people: dict[str, Person] = Field(
+        default_factory=dict, description="Who may decide gates, with their own channels."
+    )
 
 
 class Condition(Strict):

@@ -22,6 +22,11 @@ from models.plan import Plan
 from tasks.common import run_link
 
 
+def notify_url() -> str | None:
+    """The run's `notify_url` parameter (a drill's override of every channel), if any."""
+    return _notify_url(None)
+
+
 def _notify_url(notify_url: str | None) -> str | None:
     """The run's `notify_url` parameter when the caller does not pass one (gate hooks)."""
     if notify_url is not None:

@@ -11,6 +11,7 @@ import yaml
 from pydantic import ValidationError
 
 from irp.errors import PlanError
+from irp.identity.people import people_errors
 from irp.plan.drill_refs import drill_reference_errors
 from irp.plan.notify_refs import notify_reference_errors
 from models.enums import IncidentType
@@ -230,6 +231,7 @@ def reference_errors(plan: Plan) -> list[tuple[Loc, str]]:
         need("group", groups, inventory.owner, ("resources", rid, "owner"))
     problems += notify_reference_errors(plan)
     problems += drill_reference_errors(plan)
+    problems += people_errors(plan)
     return problems
 
 

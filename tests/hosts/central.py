@@ -76,6 +76,7 @@ def host_env(central: Central, home: Path, **extra: str) -> dict[str, str]:
         if not key.startswith("IRP_") or key == "IRP_DATABASE_URL"
     }
     env.update(IRP_HOME=str(home), PREFECT_HOME=str(home / "prefect"), **extra)
+    env.setdefault("IRP_GATE_CODES", "false")  # answered by role, as the suite does
     return env
 
 

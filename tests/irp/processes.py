@@ -126,6 +126,10 @@ def postgres_on(data_dir: Path) -> list[int]:
     return [pid for pid in found if running(pid)]
 
 
+NO_CODES = {"IRP_GATE_CODES": "false"}
+"""Gates answered by role, as the suite does (tests/conftest.py); tests/identity proves people."""
+
+
 @contextmanager
 def irp_up(
     home: Path, env: dict[str, str], deadline_s: float
@@ -141,7 +145,7 @@ def irp_up(
     with (home / "up.log").open("wb") as log:
         process = subprocess.Popen(
             [str(irp), "up"],
-            env={**clean, "IRP_HOME": str(home), **env},
+            env={**clean, "IRP_HOME": str(home), **NO_CODES, **env},
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
