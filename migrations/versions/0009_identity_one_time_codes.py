@@ -1,7 +1,7 @@
 """one-time codes proving who answered a gate (issue 12)
 
-Revision ID: 0008_identity_codes
-Revises: 0007_clock_reminder
+Revision ID: 0009_identity_codes
+Revises: 0008_outbox
 """
 
 from collections.abc import Sequence
@@ -11,8 +11,8 @@ from alembic import op
 
 import models.base
 
-revision: str = "0008_identity_codes"
-down_revision: str | None = "0007_clock_reminder"
+revision: str = "0009_identity_codes"
+down_revision: str | None = "0008_outbox"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
