@@ -155,8 +155,8 @@ def response(run: Run) -> None:
         raise ActionFailed(
             f"{run.incident_id}: {len(failed)} action(s) failed: {', '.join(failed)}"
         )
-    mark_contained(run.incident_id)
-    _announce_once(run, "contained")
+    if mark_contained(run.incident_id):
+        _announce_once(run, "contained")
 
 
 def logistics(run: Run) -> None:

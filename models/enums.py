@@ -74,3 +74,4 @@ class ActionStatus(StrEnum):
     undone = "undone"
     kept = "kept"
     not_run = "not_run"  # a drill recorded what an http or command action would have done
+    simulated = "simulated"  # a real incident ran a `simulate` step: nothing real was done

@@ -48,10 +48,11 @@ def _echo_json(data: Any) -> None:
 def plan_validate(
     file: Annotated[Path | None, typer.Argument(help="Plan YAML (default: shipped)")] = None,
 ) -> None:
-    """Exit 0 if the plan is valid; else print every error as file:line: field: reason, exit 2."""
+    """Exit 0 if the plan is valid for real incidents; else print every error as
+    file:line: field: reason, exit 2 (a `simulate` step needs `simulate_in_real_incidents`)."""
     from irp.plan.loader import DEFAULT_PLAN_FILE, load_plan
 
-    plan = load_plan(file)
+    plan = load_plan(file, for_real_incidents=True)
     typer.echo(f"{file or DEFAULT_PLAN_FILE}: valid ({plan.name}, version {plan.version})")
 
 

@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from irp.errors import PlanError
 from irp.plan.drill_refs import drill_reference_errors
 from irp.plan.notify_refs import notify_reference_errors
+from irp.plan.simulated import simulated_in_real_incidents
 from models.enums import IncidentType
 from models.incident import Incident
 from models.plan import LIVE_EXECUTORS, Plan
@@ -22,8 +23,9 @@ DEFAULT_PLAN_FILE = Path(__file__).with_name("default_plan.yaml")
 Loc = tuple[str | int, ...]
 
 
-def load_plan(path: Path | str | None = None) -> Plan:
-    """Read and validate a plan file; raise PlanError listing every problem."""
+def load_plan(path: Path | str | None = None, *, for_real_incidents: bool = False) -> Plan:
+    """Read and validate a plan file; raise PlanError listing every problem.
+    `for_real_incidents` (`irp plan validate`) also refuses unmarked `simulate` steps."""
     path = Path(path) if path is not None else DEFAULT_PLAN_FILE
     try:
         text = path.read_text(encoding="utf-8")
@@ -50,6 +52,8 @@ def load_plan(path: Path | str | None = None) -> Plan:
             found += _unaffected(reference_errors(partial), pruned)
         raise PlanError(_messages(path, node, found)) from exc
     problems = reference_errors(plan)
+    if for_real_incidents:
+        problems += simulated_in_real_incidents(plan)
     if problems:
         raise PlanError(_messages(path, node, problems))
     return plan
