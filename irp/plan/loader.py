@@ -16,6 +16,7 @@ from irp.plan.notify_refs import notify_reference_errors
 from irp.plan.simulated import simulated_in_real_incidents
 from models.enums import IncidentType
 from models.incident import Incident
+from models.intake import INTAKE_MODELS
 from models.plan import LIVE_EXECUTORS, Plan
 
 DEFAULT_PLAN_FILE = Path(__file__).with_name("default_plan.yaml")
@@ -196,12 +197,20 @@ def reference_errors(plan: Plan) -> list[tuple[Loc, str]]:
             problems.append(
                 (("gates", key, "escalate_to"), "on_timeout escalate needs escalate_to")
             )
-    for required in ("activation", "signoff"):
+    for required in ("triage", "activation", "signoff"):
         if required not in plan.gates:
             problems.append((("gates",), f"missing gate {required!r} (the stage skeleton asks it)"))
-    for itype in IncidentType:
+    triage = plan.gates.get("triage")
+    for field in ("on_timeout", "on_final_timeout"):
+        if triage is not None and getattr(triage, field) == "proceed":
+            problems.append((("gates", "triage", field), "proceed: a person must choose the type"))
+    for itype in INTAKE_MODELS:
         if itype not in plan.incident_types:
             problems.append((("incident_types",), f"missing incident type {itype.value!r}"))
+    if IncidentType.unknown in plan.incident_types:
+        problems.append(
+            (("incident_types", "unknown"), "not a type to respond to: triage chooses one")
+        )
     for itype, spec in plan.incident_types.items():
         base = ("incident_types", itype.value)
         seen: set[str] = set()
