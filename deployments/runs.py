@@ -22,6 +22,9 @@ from irp.settings import get_settings
 from models import Incident
 from models.enums import IncidentType, Priority
 from models.intake import INTAKE_MODELS
+
+TRIAGE = "triage"
+TRIAGE_TYPES = [t.cli_name for t in INTAKE_MODELS]
 from models.plan import Plan
 from models.plan_drills import DrillScenario
 
@@ -183,7 +186,13 @@ def _scenario(plan: Plan, name: str, itype: IncidentType) -> DrillScenario:
 
 
 def answer_gate(
-    incident_id: str, *, decision: str, approver: str, comment: str, priority: str | None
+    incident_id: str,
+    *,
+    decision: str,
+    approver: str,
+    comment: str,
+    priority: str | None,
+    incident_type: str | None = None,
 ) -> str:
     """Resume the run waiting at the incident's gate with a decision, as the UI form does.
     Someone the plan does not allow is refused the way the form refuses (recorded, and the
@@ -200,6 +209,8 @@ def answer_gate(
         raise
     if waiting.flow_run_id is None:
         raise IrpError(f"{incident_id}: no flow run is attached")
+    if waiting.gate == TRIAGE and decision == "approve" and incident_type not in TRIAGE_TYPES:
+        raise InvalidInput(f"--type: triage needs the type, one of {', '.join(TRIAGE_TYPES)}")
     from prefect.exceptions import FlowPauseTimeout, NotPausedError
     from prefect.flow_runs import resume_flow_run
 
@@ -209,6 +220,8 @@ def answer_gate(
         "comment": comment,
         "priority_override": priority,
     }
+    if waiting.gate == TRIAGE:  # the form requires a type; only an approve uses it
+        run_input["incident_type"] = (incident_type or TRIAGE_TYPES[0]).replace("-", "_")
     run_id = UUID(waiting.flow_run_id)
     _wait_until_paused(run_id)
     try:

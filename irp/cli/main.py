@@ -140,6 +140,9 @@ def approve(
     by: Annotated[str, typer.Option("--by", help="Your role id or your name as in the plan.")] = "",
     comment: Annotated[str, typer.Option(help="Why; goes on the timeline.")] = "",
     priority: Annotated[str | None, typer.Option(help="Priority override P1-P4.")] = None,
+    incident_type: Annotated[
+        str | None, typer.Option("--type", help="At the triage gate: the incident's type.")
+    ] = None,
 ) -> None:
     """Answer the gate an incident is waiting at, as the Prefect UI form does."""
     from deployments.runs import answer_gate
@@ -150,7 +153,12 @@ def approve(
     point_prefect_at_stack()
     say_where(prefect=True)
     gate = answer_gate(
-        incident_id, decision=decision, approver=by, comment=comment, priority=priority
+        incident_id,
+        decision=decision,
+        approver=by,
+        comment=comment,
+        priority=priority,
+        incident_type=incident_type,
     )
     typer.echo(f"{incident_id}: gate {gate} answered {decision} by {default_redactor().redact(by)}")
 

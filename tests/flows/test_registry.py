@@ -47,7 +47,9 @@ def test_prefect_yaml_deploys_every_registered_type() -> None:
 
 def test_served_deployments_are_the_registry() -> None:
     served = {(d.flow_name, d.name, d.entrypoint) for d in incident_deployments()}
-    assert served == {(t.cli_name, "irp", f"flows.{t.value}.{t.value}") for t in INTAKE_MODELS}
+    types = {(t.cli_name, "irp", f"flows.{t.value}.{t.value}") for t in INTAKE_MODELS}
+    report = ("report-incident", "irp", "flows.report_incident.report_incident")
+    assert served == types | {report}  # and the short form, for any type or none
 
 
 def test_cli_offers_the_registered_types(capsys: pytest.CaptureFixture[str]) -> None:

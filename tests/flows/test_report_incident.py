@@ -168,6 +168,9 @@ def test_an_unknown_type_is_triaged_then_its_stages_run_on_the_same_incident(
     _until("the triage gate", lambda: _waiting(incident_id, "triage"))
     _until("the run to pause", lambda: _paused(run_id))
 
+    capsys.readouterr()
+    assert main(["approve", incident_id, "--by", "cio"]) == 2
+    assert "--type: triage needs the type, one of data-breach" in capsys.readouterr().err
     url = f"{prefect_api}/flow_runs/{run_id}/resume"
     untyped = {"decision": "approve", "approver": "cio", "comment": "no type"}
     typed = untyped | {"incident_type": "system_failure", "comment": "checkout: a failure"}
