@@ -22,9 +22,6 @@ from irp.settings import get_settings
 from models import Incident
 from models.enums import IncidentType, Priority
 from models.intake import INTAKE_MODELS
-
-TRIAGE = "triage"
-TRIAGE_TYPES = [t.cli_name for t in INTAKE_MODELS]
 from models.plan import Plan
 from models.plan_drills import DrillScenario
 
@@ -35,6 +32,8 @@ if TYPE_CHECKING:
 Say = Callable[[str], None]
 log = logging.getLogger("irp.runs")
 GATE_WATCH_INTERVAL_S = 0.3
+TRIAGE = "triage"
+TRIAGE_TYPES = [t.cli_name for t in INTAKE_MODELS]
 
 
 def run_drill(

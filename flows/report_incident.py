@@ -14,8 +14,21 @@ from tasks.intake import record_report
 
 
 @flow(name=REPORT_FLOW, flow_run_name=flow_run_name, log_prints=True, persist_result=True)
-def report_incident(report: IncidentReport | None = None, incident_id: str | None = None) -> str:
+def report_incident(
+    report: IncidentReport | None = None,
+    incident_id: str | None = None,
+    drill: bool = False,
+    auto_approve: bool = False,
+    plan_file: str | None = None,
+) -> str:
     """Report an incident: what happened, who you are, its type if you know it. The leadership
-    group grades it; the commander chooses the type if you could not."""
+    group grades it; the commander chooses the type if you could not. (The other parameters
+    are the run options recovery passes back when it restarts a run.)"""
     incident_id = record_report(report, incident_id)
-    return run_incident(stages.read_incident(incident_id).type, incident_id=incident_id)
+    return run_incident(
+        stages.read_incident(incident_id).type,
+        incident_id=incident_id,
+        drill=drill,
+        auto_approve=auto_approve,
+        plan_file=plan_file,
+    )
