@@ -67,7 +67,7 @@ def check_deadlines(now: datetime | None = None) -> bool:
         if not held:
             return False
         resume_overdue(now)
-        service.tick_clocks(None, plan_for)
+        service.tick_clocks(None, plan_for, wait=False)  # serve's delivery worker sends them
     return True
 
 

@@ -20,6 +20,7 @@ from datetime import timedelta
 from types import FrameType
 from typing import TYPE_CHECKING, cast
 
+from irp.notify import worker
 from irp.settings import get_settings, point_prefect_at_stack
 
 if TYPE_CHECKING:
@@ -163,6 +164,7 @@ def main() -> None:
         if missed:
             logger.warning("cancelled %d drill run(s) missed while irp was down", missed)
         stop = start_deadline_watch(max(1.0, get_settings().gate_poll_interval_s))
+        worker.start()  # sends what flows, the deadline watch and earlier runs queued
     try:
         serve(
             *deployments,
@@ -172,6 +174,7 @@ def main() -> None:
         )
     finally:
         stop.set()  # no deadline check may outlive the runner: the server may be gone
+        worker.stop()
 
 
 if __name__ == "__main__":

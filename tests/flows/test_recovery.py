@@ -35,7 +35,7 @@ from models.base import utcnow
 from models.enums import IncidentStatus, IncidentType
 from tests.factories import make_intake
 from tests.flows.answerer import Answer, Answerer
-from tests.notify.helpers import routed_plan
+from tests.notify.helpers import routed_plan, sent_queued
 from tests.notify.receiver import Receiver
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
@@ -254,6 +254,7 @@ def test_a_run_killed_at_a_gate_is_started_again_and_asks_the_gate_without_annou
             "the run to wait in its process at the activation gate",
             lambda: _paused_in_process(old_run) and "gate_waiting" in _kinds(incident_id),
         )
+        sent_queued(incident_id)
         told, delivered = _sent(incident_id), len(receiver.requests)
         _kill(first)
     assert _state(old_run).is_paused()  # Prefect cannot know yet that nobody will resume it
