@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 
-from deployments.runs import resume_gate, show_refusal
+from deployments.runs import resume_gate, show_refusal, triage_input
 from irp.db import session_scope
 from irp.errors import GateRefused, InvalidInput, IrpError
 from irp.gates import service as gates
@@ -28,7 +28,9 @@ def codes_asked(incident_id: str) -> bool:
         return proven.codes_sent(session, incident_id, waiting.gate, waiting.round)
 
 
-def answer_with_code(incident_id: str, answer: Answer, code: str) -> str:
+def answer_with_code(
+    incident_id: str, answer: Answer, code: str, incident_type: str | None = None
+) -> str:
     """Resume the gate with the person and their code, then wait for the run's verdict:
     GateRefused (exit 2) if the run refused it (recorded by the run), else the gate."""
     if not code.strip():
@@ -52,7 +54,7 @@ def answer_with_code(incident_id: str, answer: Answer, code: str) -> str:
         "comment": answer.comment,
         "priority_override": answer.priority_override,
         "code": code.strip(),
-    }
+    } | triage_input(waiting.gate, answer.decision.value, incident_type)
     resume_gate(incident_id, waiting, run_input)
     _await_verdict(incident_id, waiting.gate, waiting.round)
     return waiting.gate

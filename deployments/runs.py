@@ -32,6 +32,8 @@ if TYPE_CHECKING:
 Say = Callable[[str], None]
 log = logging.getLogger("irp.runs")
 GATE_WATCH_INTERVAL_S = 0.3
+TRIAGE = "triage"
+TRIAGE_TYPES = [t.cli_name for t in INTAKE_MODELS]
 
 
 def run_drill(
@@ -200,6 +202,7 @@ def answer_gate(
     comment: str,
     priority: str | None,
     code: str | None = None,
+    incident_type: str | None = None,
 ) -> str:
     """Resume the run waiting at the incident's gate with a decision, as the UI form does.
     Someone the plan does not allow is refused the way the form refuses (recorded, and the
@@ -213,7 +216,7 @@ def answer_gate(
     from deployments.proven_answers import answer_with_code, codes_asked
 
     if code is not None or codes_asked(incident_id):
-        return answer_with_code(incident_id, answer, code or "")
+        return answer_with_code(incident_id, answer, code or "", incident_type)
     try:
         role, waiting = _admitted(incident_id, answer)
     except GateRefused as refused:
@@ -225,8 +228,18 @@ def answer_gate(
         "comment": comment,
         "priority_override": priority,
     }
+    run_input |= triage_input(waiting.gate, decision, incident_type)
     resume_gate(incident_id, waiting, run_input)
     return waiting.gate
+
+
+def triage_input(gate: str, decision: str, incident_type: str | None) -> dict[str, str]:
+    """The triage form's extra field: it requires a type, and only an approve uses it."""
+    if gate != TRIAGE:
+        return {}
+    if decision == "approve" and incident_type not in TRIAGE_TYPES:
+        raise InvalidInput(f"--type: triage needs the type, one of {', '.join(TRIAGE_TYPES)}")
+    return {"incident_type": (incident_type or TRIAGE_TYPES[0]).replace("-", "_")}
 
 
 def resume_gate(incident_id: str, waiting: gates.WaitingGate, run_input: dict[str, Any]) -> None:

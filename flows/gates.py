@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -55,7 +56,12 @@ class GateInput(RunInput):
 
 
 def gate_form(
-    plan: Plan, allowed: list[str], description: str, *, people: bool = False
+    plan: Plan,
+    allowed: list[str],
+    description: str,
+    base: type[GateInput] = GateInput,
+    *,
+    people: bool = False,
 ) -> type[GateInput]:
     """This round's form: `approver` is a choice of the roles allowed now (with codes: of the
     people holding them), so the UI offers a select and Prefect's server refuses anyone else
@@ -73,18 +79,27 @@ def gate_form(
         schema["enum"] = list(allowed)
 
     form = create_model(
-        GateInput.__name__,
-        __base__=GateInput,
+        base.__name__,
+        __base__=base,
         approver=(choice, Field(description=f"Who decides: {who}", json_schema_extra=as_select)),
     )
     return form.with_initial_data(description=description, decision="approve")
 
 
 def decide(
-    incident_id: str, gate: str, plan: Plan, *, auto_approve: bool, context: str = ""
+    incident_id: str,
+    gate: str,
+    plan: Plan,
+    *,
+    auto_approve: bool,
+    context: str = "",
+    form: type[GateInput] = GateInput,
+    on_answer: Callable[[GateInput], None] | None = None,
 ) -> GateOutcome:
     """Wait for an allowed decider and return the outcome that settles the gate (proceed,
-    reject or stop); what each answer or timeout means is the gate machine's call."""
+    reject or stop); what each answer or timeout means is the gate machine's call. A gate
+    asking more than the decision has its own `form`; `on_answer` keeps an accepted answer's
+    fields before the verdict is recorded."""
     stands = gates.standing(incident_id, gate)
     if stands.settled is not None:
         return stands.settled
@@ -105,7 +120,9 @@ def decide(
         else:
             requested_at = asking.asked.since
             if flow_run.get_id() not in asking.asked.flow_run_ids:
-                answer = _answer_given_to(asking.asked.flow_run_ids, key) if undecided else None
+                answer = (
+                    _answer_given_to(asking.asked.flow_run_ids, key, form) if undecided else None
+                )
                 if answer is None:
                     gate_waits.record_reasked(
                         incident_id,
@@ -117,13 +134,15 @@ def decide(
         undecided = False
         if answer is None:
             text = _form_text(incident_id, plan, round_, context, asking.refusal)
-            form = gate_form(plan, round_.deciders, text, people=proven.required(round_))
+            asked = gate_form(plan, round_.deciders, text, form, people=proven.required(round_))
             answer = (
-                _wait_then_suspend(form, key, requested_at, round_.wait_s)
+                _wait_then_suspend(asked, key, requested_at, round_.wait_s)
                 if suspend
-                else _pause(form, key, requested_at, round_.wait_s)
+                else _pause(asked, key, requested_at, round_.wait_s)
             )
         verdict = _judge(incident_id, plan, round_, answer)
+        if on_answer is not None and answer is not None and verdict.accepted:
+            on_answer(answer)
         outcome = _record(incident_id, round_, verdict, requested_at)
         if outcome.settles:
             return outcome
@@ -225,19 +244,21 @@ def _suspend(form: type[GateInput], key: str, deadline: datetime) -> GateInput |
     the already-fired key and `suspend_flow_run` returns the stored answer.
     """
     if utcnow() >= deadline:
-        return _stored_answer(key)
+        return _stored_answer(key, form)
     return suspend_flow_run(wait_for_input=form, key=key)
 
 
-def _stored_answer(key: str, flow_run_id: UUID | None = None) -> GateInput | None:
-    """The answer a resume saved for suspension `key` (of this run, or another), if any."""
+def _stored_answer(key: str, form: type[GateInput]) -> GateInput | None:
+    """The answer a resume saved for suspension `key` of this run, if any."""
     value: dict[str, object] | None = read_flow_run_input(  # type: ignore[assignment]
-        keyset_from_base_key(f"suspended-{key}")["response"], flow_run_id=flow_run_id
+        keyset_from_base_key(f"suspended-{key}")["response"]
     )
-    return GateInput.model_validate(value) if value else None
+    return form.model_validate(value) if value else None
 
 
-def _answer_given_to(flow_run_ids: frozenset[str], key: str) -> GateInput | None:
+def _answer_given_to(
+    flow_run_ids: frozenset[str], key: str, form: type[GateInput]
+) -> GateInput | None:
     """An answer to this round that reached a run which then died (a person resumed a pause
     whose process was gone): it is the decision, not a reason to ask again."""
     for run_id in sorted(flow_run_ids - {flow_run.get_id()}):
@@ -246,7 +267,7 @@ def _answer_given_to(flow_run_ids: frozenset[str], key: str) -> GateInput | None
                 keyset_from_base_key(pause_key)["response"], flow_run_id=UUID(run_id)
             )
             if value:
-                return GateInput.model_validate(value)
+                return form.model_validate(value)
     return None
 
 

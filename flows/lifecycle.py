@@ -19,6 +19,8 @@ from prefect.states import State
 from flows import gates
 from flows.run_names import name_run
 from flows.run_process import label_process
+from flows.triage import GATE as TRIAGE
+from flows.triage import triage
 from irp.drills.scenarios import drill_setup
 from irp.errors import ActionFailed
 from irp.gates import service as gate_rules
@@ -81,6 +83,9 @@ def run_incident(
     run.shortfall, run.drill, run.unanswered = dict(shortfall or {}), drill, unanswered
     _announce_once(run, "report_received")
     try:
+        triaged = triage(incident_id, run.plan)  # a report without a type: the commander's call
+        if triaged is not None:
+            _settle(run, TRIAGE, triaged)
         for stage, body in STAGES:
             if stages.has_ended(incident_id):
                 break
@@ -155,8 +160,8 @@ def response(run: Run) -> None:
         raise ActionFailed(
             f"{run.incident_id}: {len(failed)} action(s) failed: {', '.join(failed)}"
         )
-    mark_contained(run.incident_id)
-    _announce_once(run, "contained")
+    if mark_contained(run.incident_id):
+        _announce_once(run, "contained")
 
 
 def logistics(run: Run) -> None:

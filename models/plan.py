@@ -118,6 +118,10 @@ class GatePolicy(Strict):
 
 
 LIVE_EXECUTORS = ("http", "command")
+SIMULATE_FOR_REAL = (
+    "Let real incidents use this `simulate` step (recorded as simulated, never done): for test "
+    "and drill plans. Without it `irp plan validate` refuses a `simulate` step (issue 11)."
+)
 DRILL_SAFE = (
     "Run even in a drill. Otherwise a drill records what an http or command step would have "
     "sent or run, and does nothing (issue 11)."
@@ -159,6 +163,7 @@ class ActionSpec(Strict):
     )
     evidence: str | None = Field(default=None, description="What evidence the action preserves.")
     drill_safe: bool = Field(default=False, description=DRILL_SAFE)
+    simulate_in_real_incidents: bool = Field(default=False, description=SIMULATE_FOR_REAL)
 
     @model_validator(mode="after")
     def _containment_declares_undo(self) -> ActionSpec:
@@ -273,6 +278,7 @@ class Plan(Strict):
     drills: DrillProgram = Field(
         default_factory=DrillProgram, description="Scheduled drills and their targets (issue 4)."
     )
+    simulate_in_real_incidents: bool = Field(default=False, description=SIMULATE_FOR_REAL)
 
     def incident_type(self, incident_type: IncidentType) -> IncidentTypeSpec:
         return self.incident_types[incident_type]

@@ -13,6 +13,7 @@ import typer
 from irp.cli import alerts as cli_alerts
 from irp.cli import drills as cli_drills
 from irp.cli import metrics as cli_metrics
+from irp.cli import report as cli_report
 from irp.cli import up as cli_up
 from irp.cli.audit import audit_app
 from irp.cli.notify import register as register_notify
@@ -35,6 +36,7 @@ app.add_typer(evidence_app, name="evidence")
 register_notify(app)
 cli_metrics.register(app)
 cli_drills.register(app)
+cli_report.register(incidents_app)
 app.add_typer(cli_alerts.alerts_app, name="alerts")
 app.add_typer(audit_app, name="audit")
 app.command("webhook")(cli_alerts.webhook)
@@ -49,10 +51,11 @@ def _echo_json(data: Any) -> None:
 def plan_validate(
     file: Annotated[Path | None, typer.Argument(help="Plan YAML (default: shipped)")] = None,
 ) -> None:
-    """Exit 0 if the plan is valid; else print every error as file:line: field: reason, exit 2."""
+    """Exit 0 if the plan is valid for real incidents; else print every error as
+    file:line: field: reason, exit 2 (a `simulate` step needs `simulate_in_real_incidents`)."""
     from irp.plan.loader import DEFAULT_PLAN_FILE, load_plan
 
-    plan = load_plan(file)
+    plan = load_plan(file, for_real_incidents=True)
     typer.echo(f"{file or DEFAULT_PLAN_FILE}: valid ({plan.name}, version {plan.version})")
 
 
@@ -141,6 +144,9 @@ def approve(
     code: Annotated[
         str | None, typer.Option(help="The one-time code sent to you (--by: your person id).")
     ] = None,
+    incident_type: Annotated[
+        str | None, typer.Option("--type", help="At the triage gate: the incident's type.")
+    ] = None,
 ) -> None:
     """Answer the gate an incident is waiting at, as the Prefect UI form does."""
     from deployments.runs import answer_gate
@@ -151,7 +157,13 @@ def approve(
     point_prefect_at_stack()
     say_where(prefect=True)
     gate = answer_gate(
-        incident_id, decision=decision, approver=by, comment=comment, priority=priority, code=code
+        incident_id,
+        decision=decision,
+        approver=by,
+        comment=comment,
+        priority=priority,
+        code=code,
+        incident_type=incident_type,
     )
     typer.echo(f"{incident_id}: gate {gate} answered {decision} by {default_redactor().redact(by)}")
 

@@ -14,8 +14,10 @@ from irp.errors import PlanError
 from irp.identity.people import people_errors
 from irp.plan.drill_refs import drill_reference_errors
 from irp.plan.notify_refs import notify_reference_errors
+from irp.plan.simulated import simulated_in_real_incidents
 from models.enums import IncidentType
 from models.incident import Incident
+from models.intake import INTAKE_MODELS
 from models.plan import LIVE_EXECUTORS, Plan
 
 DEFAULT_PLAN_FILE = Path(__file__).with_name("default_plan.yaml")
@@ -23,8 +25,9 @@ DEFAULT_PLAN_FILE = Path(__file__).with_name("default_plan.yaml")
 Loc = tuple[str | int, ...]
 
 
-def load_plan(path: Path | str | None = None) -> Plan:
-    """Read and validate a plan file; raise PlanError listing every problem."""
+def load_plan(path: Path | str | None = None, *, for_real_incidents: bool = False) -> Plan:
+    """Read and validate a plan file; raise PlanError listing every problem.
+    `for_real_incidents` (`irp plan validate`) also refuses unmarked `simulate` steps."""
     path = Path(path) if path is not None else DEFAULT_PLAN_FILE
     try:
         text = path.read_text(encoding="utf-8")
@@ -51,6 +54,8 @@ def load_plan(path: Path | str | None = None) -> Plan:
             found += _unaffected(reference_errors(partial), pruned)
         raise PlanError(_messages(path, node, found)) from exc
     problems = reference_errors(plan)
+    if for_real_incidents:
+        problems += simulated_in_real_incidents(plan)
     if problems:
         raise PlanError(_messages(path, node, problems))
     return plan
@@ -193,12 +198,20 @@ def reference_errors(plan: Plan) -> list[tuple[Loc, str]]:
             problems.append(
                 (("gates", key, "escalate_to"), "on_timeout escalate needs escalate_to")
             )
-    for required in ("activation", "signoff"):
+    for required in ("triage", "activation", "signoff"):
         if required not in plan.gates:
             problems.append((("gates",), f"missing gate {required!r} (the stage skeleton asks it)"))
-    for itype in IncidentType:
+    triage = plan.gates.get("triage")
+    for field in ("on_timeout", "on_final_timeout"):
+        if triage is not None and getattr(triage, field) == "proceed":
+            problems.append((("gates", "triage", field), "proceed: a person must choose the type"))
+    for itype in INTAKE_MODELS:
         if itype not in plan.incident_types:
             problems.append((("incident_types",), f"missing incident type {itype.value!r}"))
+    if IncidentType.unknown in plan.incident_types:
+        problems.append(
+            (("incident_types", "unknown"), "not a type to respond to: triage chooses one")
+        )
     for itype, spec in plan.incident_types.items():
         base = ("incident_types", itype.value)
         seen: set[str] = set()

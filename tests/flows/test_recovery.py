@@ -28,6 +28,7 @@ from irp.db import session_scope
 from irp.gates import service as gates
 from irp.incidents import run_process, timeline
 from irp.incidents import service as incidents
+from irp.response import custody
 from irp.settings import get_settings
 from models import Notification
 from models.base import utcnow
@@ -137,6 +138,15 @@ def _open_from_alert() -> str:
             IncidentType.data_breach,
             make_intake(IncidentType.data_breach),
             status=IncidentStatus.pending_dispatch,
+        )
+        # A real breach's cleanup waits for evidence a person records (`irp evidence add`).
+        custody.add_evidence(
+            session,
+            incident,
+            what="web server logs",
+            location="evidence locker 1",
+            sha256="0" * 64,
+            collected_by="security_engineer",
         )
         return incident.id
 
