@@ -210,7 +210,7 @@ def answer_gate(
         "priority_override": priority,
     }
     run_id = UUID(waiting.flow_run_id)
-    _wait_until_paused(run_id)
+    wait_until_paused(run_id)
     try:
         resume_flow_run(run_id, run_input=run_input)
     except NotPausedError as exc:
@@ -259,7 +259,7 @@ def _show_refusal(incident_id: str, refused: GateRefused) -> None:
     from flows.gates import with_refusal
 
     run_id = UUID(incident.flow_run_id)
-    _wait_until_paused(run_id)
+    wait_until_paused(run_id)
     try:
         with get_client(sync_client=True) as client:
             state = client.read_flow_run(run_id).state
@@ -290,7 +290,7 @@ def _saved_input(client: SyncPrefectClient, run_id: UUID, key: str, deadline_s: 
     return None
 
 
-def _wait_until_paused(run_id: UUID, deadline_s: float = 15.0) -> None:
+def wait_until_paused(run_id: UUID, deadline_s: float = 15.0) -> None:
     """The timeline announces a gate just before the run pauses: give it that moment."""
     from prefect.client.orchestration import get_client
 

@@ -9,6 +9,7 @@ from models.drill_score import DrillScore
 from models.evidence import Evidence
 from models.gate import GateDecision
 from models.incident import Incident, IncidentPublic
+from models.manual_task import ManualTask
 from models.notification import Notification
 from models.resource import ResourceAllocation
 from models.timeline import TimelineEvent
@@ -24,6 +25,7 @@ __all__ = [
     "GateDecision",
     "Incident",
     "IncidentPublic",
+    "ManualTask",
     "Notification",
     "ResourceAllocation",
     "SeenWebhookMessage",

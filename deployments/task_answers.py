@@ -1,0 +1,56 @@
+"""Answering a manual task from a shell (the CLI's Prefect side): the answer is admitted and
+recorded first, then the incident's run, paused or suspended on the tasks form, is resumed so
+it reads the answer at once (a run busy elsewhere reads it when it next looks)."""
+
+from __future__ import annotations
+
+import logging
+from uuid import UUID
+
+from deployments.runs import wait_until_paused
+from irp.db import session_scope
+from irp.incidents import service as incidents
+from irp.plan.loader import plan_for
+from irp.response import manual
+from models import ManualTask
+
+log = logging.getLogger("irp.tasks")
+TASKS_PAUSE_PREFIX = "tasks-"
+
+
+def answer(task_id: int, given: manual.TaskAnswer) -> tuple[ManualTask, bool]:
+    """Record the answer (TaskRefused if the plan does not admit it); return the task and
+    whether a waiting run was resumed with it."""
+    with session_scope() as session:
+        task = manual.get_task(session, task_id)
+        incident = incidents.get_incident(session, task.incident_id)
+        task = manual.answer_task(session, plan_for(incident), task_id, given)
+        session.expunge(task)
+        run_id = incident.flow_run_id
+    return task, run_id is not None and _resume(UUID(run_id), task, given)
+
+
+def _resume(run_id: UUID, task: ManualTask, given: manual.TaskAnswer) -> bool:
+    """Resume the run if it waits on the tasks form; False if it waits elsewhere or not at all."""
+    from prefect.client.orchestration import get_client
+    from prefect.flow_runs import resume_flow_run
+
+    wait_until_paused(run_id, deadline_s=5.0)
+    with get_client(sync_client=True) as client:
+        state = client.read_flow_run(run_id).state
+    key = state.state_details.pause_key if state is not None else None
+    if state is None or not state.is_paused() or not (key or "").startswith(TASKS_PAUSE_PREFIX):
+        return False
+    run_input = {
+        "task": task.id,
+        "outcome": given.outcome,
+        "by": given.by,
+        "note": given.note,
+        "evidence": given.evidence or "",
+    }
+    try:
+        resume_flow_run(run_id, run_input=run_input)
+    except Exception as exc:  # noqa: BLE001  (recorded already: the run reads it when it looks)
+        log.warning("resuming run %s after task %s: %s", run_id, task.id, type(exc).__name__)
+        return False
+    return True
