@@ -266,7 +266,7 @@ def _show_refusal(incident_id: str, refused: GateRefused) -> None:
             if state is None or not state.is_paused():
                 return
             key = keyset_from_paused_state(state)["description"]
-            shown = _saved_input(client, run_id, key)
+            shown = saved_input(client, run_id, key)
             if shown is None:
                 return
             client.delete_flow_run_input(run_id, key)
@@ -277,7 +277,7 @@ def _show_refusal(incident_id: str, refused: GateRefused) -> None:
         raise GateRefused(f"{refused} (the gate's form could not say so: {exc})") from exc
 
 
-def _saved_input(client: SyncPrefectClient, run_id: UUID, key: str, deadline_s: float = 5.0) -> Any:
+def saved_input(client: SyncPrefectClient, run_id: UUID, key: str, deadline_s: float = 5.0) -> Any:
     """A run input the pausing run saves just after it pauses; None if it never comes."""
     from prefect.exceptions import ObjectNotFound
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 from uuid import UUID
 
-from deployments.runs import wait_until_paused
+from deployments.runs import saved_input, wait_until_paused
 from irp.db import session_scope
 from irp.incidents import service as incidents
 from irp.plan.loader import plan_for
@@ -34,13 +34,18 @@ def _resume(run_id: UUID, task: ManualTask, given: manual.TaskAnswer) -> bool:
     """Resume the run if it waits on the tasks form; False if it waits elsewhere or not at all."""
     from prefect.client.orchestration import get_client
     from prefect.flow_runs import resume_flow_run
+    from prefect.input import keyset_from_paused_state
 
     wait_until_paused(run_id, deadline_s=5.0)
     with get_client(sync_client=True) as client:
         state = client.read_flow_run(run_id).state
-    key = state.state_details.pause_key if state is not None else None
-    if state is None or not state.is_paused() or not (key or "").startswith(TASKS_PAUSE_PREFIX):
-        return False
+        key = state.state_details.pause_key if state is not None else None
+        if state is None or not state.is_paused() or not (key or "").startswith(TASKS_PAUSE_PREFIX):
+            return False
+        # The run saves its form just after pausing; until then the server checks nothing.
+        schema = saved_input(client, run_id, keyset_from_paused_state(state)["schema"])
+    if schema is None or task.id not in schema["properties"]["task"].get("enum", []):
+        return False  # a form made after the answer was recorded: the run knows already
     run_input = {
         "task": task.id,
         "outcome": given.outcome,
