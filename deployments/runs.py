@@ -46,6 +46,7 @@ def run_drill(
     notify_url: str | None = None,
     scenario: str | None = None,
     on_gate: Say | None = None,
+    with_people: bool = False,
 ) -> tuple[str, str]:
     """Run a drill in this process (a plan scenario's, if named); return the incident id and
     the report path. `on_gate` hears, as each gate starts waiting for a person, the incident
@@ -60,6 +61,7 @@ def run_drill(
         if description:
             params["intake"]["description"] = description
         params |= {"auto_approve": auto_approve, "notify_url": notify_url}
+        params["with_people"] = with_people or params["with_people"]
         return _run(itype, params, on_gate)
     intake_model = INTAKE_MODELS[itype]
     intake = intake_model.model_validate(
@@ -79,6 +81,7 @@ def run_drill(
             "plan_file": plan_file,
             "faults": faults,
             "notify_url": notify_url,
+            "with_people": with_people,
         },
         on_gate,
     )

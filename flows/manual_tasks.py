@@ -10,6 +10,7 @@ resumes the run; the flow finds it answered and reads on.
 
 from __future__ import annotations
 
+import hashlib
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -82,6 +83,7 @@ def task_form(plan: Plan, open_tasks: list[ManualTask], description: str) -> typ
 def work_for_people(run: Run, specs: list[ActionSpec]) -> list[str]:
     """Open, announce and wait for the stage's manual tasks; return the titles answered failed."""
     passed: set[str] = set()  # a task its gate did not let open counts as settled
+    quiet = 0
     while True:
         opened = _open_ready(run, specs, passed)
         for task in opened:
@@ -96,7 +98,7 @@ def work_for_people(run: Run, specs: list[ActionSpec]) -> list[str]:
             if opened:
                 continue
             break
-        _wait_for_answer(run, waiting)
+        quiet += 0 if _wait_for_answer(run, waiting, quiet) else 1
     with session_scope() as session:
         answered = manual.list_tasks(session, run.incident_id)
     return [t.title for t in answered if t.status is TaskStatus.failed]
@@ -142,8 +144,9 @@ def _gate_lets_open(run: Run, spec: ActionSpec) -> bool:
     return False
 
 
-def _wait_for_answer(run: Run, waiting: list[ManualTask]) -> None:
-    """One wait for an answer to any open task; at the earliest due time, remind and escalate."""
+def _wait_for_answer(run: Run, waiting: list[ManualTask], quiet: int) -> bool:
+    """One wait for an answer to any open task (True when one came); at the earliest due time,
+    remind and escalate."""
     first_due = min(t.due_at for t in waiting)
     now = utcnow()
     timeout = (first_due - now).total_seconds()
@@ -151,20 +154,29 @@ def _wait_for_answer(run: Run, waiting: list[ManualTask]) -> None:
     suspend = gates.may_suspend(timeout)
     text = _form_text(run, waiting)
     form = task_form(run.plan, waiting, text)
-    answer = gates.wait_for(form, f"tasks-{_answers_so_far(run)}", now, timeout, suspend=suspend)
+    answer = gates.wait_for(form, _wait_key(run, waiting, quiet), now, timeout, suspend=suspend)
     if answer is None:
         _remind_overdue(run)
-        return
+        return False
     given = manual.TaskAnswer(answer.outcome, answer.by, answer.note, answer.evidence or None)
     with session_scope() as session:
         try:
             manual.answer_task(session, run.plan, answer.task, given)
         except TaskRefused as refused:  # answered from the CLI already, or refused and recorded
             get_run_logger().warning(str(refused))
+    return True
+
+
+def _wait_key(run: Run, waiting: list[ManualTask], quiet: int) -> str:
+    """A key of this wait's own: Prefect answers a pause whose key fired before with that
+    pause's answer. The same open tasks after the same answers are the same wait (a resumed
+    suspended run finds its answer); `quiet` counts waits that ran out in this process."""
+    ids = hashlib.sha256(",".join(str(t.id) for t in waiting).encode()).hexdigest()[:10]
+    return f"tasks-{_answers_so_far(run)}-{ids}-{quiet}"
 
 
 def _answers_so_far(run: Run) -> int:
-    """Events that changed what the tasks wait for: each wait gets a key of its own."""
+    """Events that changed what the tasks wait for."""
     with session_scope() as session:
         query = select(func.count()).where(
             TimelineEvent.incident_id == run.incident_id,

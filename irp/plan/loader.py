@@ -257,7 +257,9 @@ def _manual_task_errors(plan: Plan, playbook: list[ActionSpec], base: Loc) -> li
             if key not in keys or key == action.key:
                 problems.append(((*base, i, "after", j), f"unknown action key {key!r} in after"))
     for key in _in_cycle(playbook, set(keys)):
-        problems.append(((*base, keys[key], "after"), f"{key!r} can never start: its after loops (a cycle)"))
+        problems.append(
+            ((*base, keys[key], "after"), f"{key!r} can never start: its after loops (a cycle)")
+        )
     return problems
 
 

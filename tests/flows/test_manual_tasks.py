@@ -153,3 +153,49 @@ def test_a_drill_policy_answers_the_tasks_and_says_so() -> None:
     answered = [e for e in events if e.kind == "task_answered"]
     assert len(answered) == len(tasks)
     assert all("by drill-policy: answered by the drill policy" in e.message for e in answered)
+
+
+def test_a_drill_with_people_sends_tasks_to_owners_and_scores_their_answers() -> None:
+    from models import DrillScore
+
+    result: dict[str, str] = {}
+
+    def run() -> None:
+        result["id"] = FLOWS[IncidentType.system_failure](
+            intake=make_intake(IncidentType.system_failure),
+            drill=True,
+            auto_approve=True,
+            with_people=True,
+        )
+
+    thread = threading.Thread(target=contextvars.copy_context().run, args=(run,), daemon=True)
+    thread.start()
+    owners = {"restore_from_backup": "sysadmin", "check_data_integrity": "it_manager"}
+    owners["inform_users_of_outage"] = "cs_manager"
+    answered: set[str] = set()
+    while answered != set(owners):
+        ready = _until(
+            "a task to answer",
+            lambda: [
+                t
+                for t in _tasks().values()
+                if t.key not in answered and t.status is TaskStatus.open
+            ],
+        )
+        for task in ready:
+            argv = ["tasks", "done", str(task.id), "--by", owners[task.key], "--note", "done"]
+            assert main([*argv, "--evidence", "ticket-1"]) == 0
+            answered.add(task.key)
+    thread.join(timeout=120)
+    with session_scope() as session:
+        from sqlmodel import select
+
+        scores = session.exec(
+            select(DrillScore).where(
+                DrillScore.incident_id == result["id"], DrillScore.kind == "task"
+            )
+        ).all()
+    assert {(s.name, s.note) for s in scores} == {
+        (key, f"done by {who}") for key, who in owners.items()
+    }
+    assert all(s.result == "met" and s.actual_s is not None for s in scores)
