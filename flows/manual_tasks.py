@@ -87,7 +87,8 @@ def work_for_people(run: Run, specs: list[ActionSpec]) -> list[str]:
     while True:
         opened = _open_ready(run, specs, passed)
         for task in opened:
-            _announce(run, task, "task_open", manual.owners(run.plan, task))
+            told = manual.TaskNotice(task, run.plan, [])  # the same facts a reminder gives
+            _announce(run, told.extra, "task_open", manual.owners(run.plan, task))
         with session_scope() as session:
             waiting = manual.list_tasks(session, run.incident_id, open_only=True)
             if waiting and run.drill_policy_answers:
@@ -186,24 +187,16 @@ def _answers_so_far(run: Run) -> int:
 
 
 def _remind_overdue(run: Run) -> None:
-    with session_scope() as session:
-        overdue = [
-            t
-            for t in manual.claim_overdue(session, utcnow() + timedelta(seconds=1))
-            if t.incident_id == run.incident_id
-        ]
-        told = [(t, manual.record_overdue(session, run.plan, t)) for t in overdue]
-    for task, audience in told:
-        _announce(run, task, "task_overdue", audience)
+    due = utcnow() + timedelta(seconds=1)  # the pause ends on a whole second
+    for overdue in manual.take_overdue(due, lambda _: run.plan, run.incident_id):
+        _announce(run, overdue.extra, "task_overdue", overdue.audience)
 
 
-def _announce(run: Run, task: ManualTask, event: str, audience: list[str]) -> None:
-    extra = {"task": task.id, "task_title": task.title, "owners": manual.owners(run.plan, task)}
-    extra |= {"instructions": task.instructions, "due_at": task.due_at.isoformat()}
+def _announce(run: Run, extra: dict[str, object], event: str, audience: list[str]) -> None:
     try:
         announce_gate(run.incident_id, event, run.plan, extra=extra, audiences=audience)
     except Exception as exc:  # noqa: BLE001  (a failed delivery never fails the incident)
-        get_run_logger().warning("notifying task %s failed: %s", task.id, exc)
+        get_run_logger().warning("notifying task %s failed: %s", extra.get("task"), exc)
 
 
 def _form_text(run: Run, waiting: list[ManualTask]) -> str:

@@ -4,6 +4,7 @@ overdue. Every step goes on the timeline; `admit` is the one place an answer is 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
@@ -11,10 +12,11 @@ from typing import Literal
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
+from irp.db import session_scope
 from irp.errors import NotFound, TaskRefused
 from irp.incidents import timeline
 from irp.response import actions
-from models import ActionRun, ManualTask
+from models import ActionRun, Incident, ManualTask
 from models.base import utcnow
 from models.enums import ActionStatus, Stage
 from models.manual_task import TaskStatus
@@ -199,13 +201,17 @@ def _mirror_action(session: Session, task: ManualTask) -> None:
     session.flush()
 
 
-def claim_overdue(session: Session, now: datetime) -> list[ManualTask]:
+def claim_overdue(
+    session: Session, now: datetime, incident_id: str | None = None
+) -> list[ManualTask]:
     """Open tasks past their due time, each claimed once across processes for its reminder."""
     query = select(ManualTask).where(
         ManualTask.status == TaskStatus.open,
         col(ManualTask.reminded_at).is_(None),
         col(ManualTask.due_at) <= now,
     )
+    if incident_id is not None:
+        query = query.where(ManualTask.incident_id == incident_id)
     claimed: list[ManualTask] = []
     for task in session.exec(query).all():
         won = session.execute(
@@ -218,6 +224,43 @@ def claim_overdue(session: Session, now: datetime) -> list[ManualTask]:
             session.refresh(task)
             claimed.append(task)
     return claimed
+
+
+@dataclass(frozen=True)
+class TaskNotice:
+    """What a task notice says and to whom (an opened task, or a claimed reminder)."""
+
+    task: ManualTask
+    plan: Plan
+    audience: list[str]
+
+    @property
+    def extra(self) -> dict[str, object]:
+        """What the reminder says: the task, its owners, what to do, when it was due."""
+        task = self.task
+        return {
+            "task": task.id,
+            "task_title": task.title,
+            "owners": owners(self.plan, task),
+            "instructions": task.instructions,
+            "due_at": task.due_at.isoformat(),
+        }
+
+
+def take_overdue(
+    now: datetime, plan_of: Callable[[Incident], Plan], incident_id: str | None = None
+) -> list[TaskNotice]:
+    """Claim the overdue tasks (of one incident, or all) and record their reminders; one
+    transaction, so a reminder is on record exactly when it was claimed. The flow waiting
+    in-process and the deadline watch (for suspended runs) both call this: each sends once."""
+    with session_scope() as session:
+        claimed = claim_overdue(session, now, incident_id)
+        found: list[TaskNotice] = []
+        for task in claimed:
+            plan = plan_of(session.get_one(Incident, task.incident_id))
+            found.append(TaskNotice(task, plan, record_overdue(session, plan, task)))
+            session.expunge(task)
+    return found
 
 
 def record_overdue(session: Session, plan: Plan, task: ManualTask) -> list[str]:

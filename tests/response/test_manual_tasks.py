@@ -87,18 +87,23 @@ def test_wrong_role_missing_note_and_missing_evidence_are_refused() -> None:
         assert task.status is TaskStatus.open
 
 
-def test_overdue_tasks_are_claimed_once_and_escalate_to_the_leader() -> None:
+def test_overdue_tasks_are_reminded_once_and_escalate_to_the_leader() -> None:
+    from deployments.deadlines import remind_overdue_tasks
+
     incident_id, ids = _breach_tasks("review_regulator_notices", "public_statement")
     later = utcnow() + timedelta(hours=2)  # past the review's 1 h, not the statement's 24 h
     with session_scope() as session:
-        claimed = manual.claim_overdue(session, later)
-        assert [t.key for t in claimed] == ["review_regulator_notices"]
-        audience = manual.record_overdue(session, get_plan(), claimed[0])
-    assert set(audience) == {"legal_manager", "legal_counsel"}  # owners and their leader
+        claimed = manual.claim_overdue(session, later, "INC-NONE")
+        assert claimed == []  # another incident's tasks are not claimed
+    assert remind_overdue_tasks(later) == 1
+    assert remind_overdue_tasks(later) == 0  # claimed once: the waiting flow will not repeat it
     with session_scope() as session:
-        assert manual.claim_overdue(session, later) == []
-        overdue = [e for e in timeline.events(session, incident_id) if e.kind == "task_overdue"]
-        assert len(overdue) == 1 and overdue[0].data["escalated_to"] == "legal_manager"
+        events = timeline.events(session, incident_id)
+    overdue = [e for e in events if e.kind == "task_overdue"]
+    assert len(overdue) == 1 and overdue[0].data["escalated_to"] == "legal_manager"
+    assert set(overdue[0].data["owners"]) == {"legal_manager", "legal_counsel"}
+    notified = [e for e in events if e.kind == "notified" and e.data.get("event") == "task_overdue"]
+    assert len(notified) == 1
 
 
 def test_cli_lists_and_answers_and_refuses_with_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
