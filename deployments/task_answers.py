@@ -27,7 +27,13 @@ def answer(task_id: int, given: manual.TaskAnswer) -> tuple[ManualTask, bool]:
         task = manual.answer_task(session, plan_for(incident), task_id, given)
         session.expunge(task)
         run_id = incident.flow_run_id
-    return task, run_id is not None and _resume(UUID(run_id), task, given)
+    if run_id is None:
+        return task, False
+    try:
+        return task, _resume(UUID(run_id), task, given)
+    except Exception as exc:  # noqa: BLE001  (recorded: a run that cannot be reached reads it later)
+        log.warning("run %s of task %s not reached: %s", run_id, task.id, type(exc).__name__)
+        return task, False
 
 
 def _resume(run_id: UUID, task: ManualTask, given: manual.TaskAnswer) -> bool:
