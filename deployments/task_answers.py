@@ -16,6 +16,7 @@ from models import ManualTask
 
 log = logging.getLogger("irp.tasks")
 TASKS_PAUSE_PREFIX = "tasks-"
+RUN_BUSY_S = 60.0
 
 
 def answer(task_id: int, given: manual.TaskAnswer) -> tuple[ManualTask, bool]:
@@ -42,14 +43,17 @@ def _resume(run_id: UUID, task: ManualTask, given: manual.TaskAnswer) -> bool:
     from prefect.flow_runs import resume_flow_run
     from prefect.input import keyset_from_paused_state
 
-    wait_until_paused(run_id, deadline_s=5.0)
+    # A run busy in its task loop may have read the tasks just before this answer: it is
+    # about to pause on a form that still offers this task, so wait for that pause.
+    wait_until_paused(run_id, deadline_s=RUN_BUSY_S)
     with get_client(sync_client=True) as client:
         state = client.read_flow_run(run_id).state
         key = state.state_details.pause_key if state is not None else None
         if state is None or not state.is_paused() or not (key or "").startswith(TASKS_PAUSE_PREFIX):
             return False
         # The run saves its form just after pausing; until then the server checks nothing.
-        schema = saved_input(client, run_id, keyset_from_paused_state(state)["schema"])
+        keyset = keyset_from_paused_state(state)
+        schema = saved_input(client, run_id, keyset["schema"], deadline_s=RUN_BUSY_S)
     if schema is None or task.id not in schema["properties"]["task"].get("enum", []):
         return False  # a form made after the answer was recorded: the run knows already
     run_input = {
