@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from irp.settings import HEARTBEAT_S
+
 if TYPE_CHECKING:
     from prefect.deployments.runner import RunnerDeployment
 
@@ -64,7 +66,10 @@ def deployment_entry(deployment: RunnerDeployment) -> dict[str, Any]:
             if options is not None
             else deployment.concurrency_limit
         )
-    entry["work_pool"] = {"name": WORK_POOL}
+    # Workers pass the environment they run in; Prefect's own heartbeat default (180 s) would
+    # leave a lost host's runs Running for 4.5 minutes before the zombie automation fires.
+    heartbeat = {"PREFECT_FLOWS_HEARTBEAT_FREQUENCY": str(HEARTBEAT_S)}
+    entry["work_pool"] = {"name": WORK_POOL, "job_variables": {"env": heartbeat}}
     return entry
 
 

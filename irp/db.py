@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,6 +18,7 @@ import models  # noqa: F401  (registers every table on SQLModel.metadata)
 from irp.settings import database_url_in_use
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+log = logging.getLogger("irp.db")
 
 
 _engines: dict[str, Engine] = {}
@@ -78,7 +80,8 @@ def get_engine(url: str | None = None) -> Engine:
 def migrate(engine: Engine) -> None:
     """Upgrade the schema to the Alembic heads; an upgrade never drops incidents. Processes
     starting together (webhook app, workers) take turns: a file lock for SQLite, an advisory
-    lock for PostgreSQL."""
+    lock for PostgreSQL. A schema newer than this code (a host not yet upgraded in a rolling
+    upgrade) is used as it is, with a warning: migrations are additive (docs/operations.md)."""
     from alembic import command  # imported here: a flow run reaches Running sooner
     from alembic.config import Config
 
@@ -87,8 +90,32 @@ def migrate(engine: Engine) -> None:
     with _process_lock(engine), engine.begin() as connection:
         if engine.dialect.name == "postgresql":
             connection.execute(text("SELECT pg_advisory_xact_lock(7400201)"))
+        unknown = _unknown_revisions(config, connection)
+        if unknown:
+            log.warning(
+                "irp's database schema is newer than this code (revision %s unknown here): "
+                "running on it without migrating; upgrade this host",
+                ", ".join(unknown),
+            )
+            return
         config.attributes["connection"] = connection
         command.upgrade(config, "heads")
+
+
+def _unknown_revisions(config: Any, connection: Any) -> list[str]:
+    """The database's Alembic revisions this code's migrations do not contain."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+    from alembic.util import CommandError
+
+    script = ScriptDirectory.from_config(config)
+    unknown = []
+    for revision in MigrationContext.configure(connection).get_current_heads():
+        try:
+            script.get_revision(revision)
+        except CommandError:
+            unknown.append(revision)
+    return unknown
 
 
 @contextmanager

@@ -48,11 +48,12 @@ class Central:
 
 
 @contextmanager
-def central_stack(echo: Any = None) -> Iterator[Central]:
-    """PostgreSQL and a Prefect server (no UI) on free ports, stopped afterwards."""
+def central_stack(echo: Any = None, host: str = "127.0.0.1") -> Iterator[Central]:
+    """PostgreSQL and a Prefect server (no UI) listening on `host` at a free port, stopped
+    afterwards."""
     with stack_home() as home:
         stack = Stack(
-            StackConfig(home, prefect_port=free_port(), ui=False),
+            StackConfig(home, host=host, prefect_port=free_port(), ui=False),
             echo=echo or (lambda _line: None),
         )
         stack.start()
@@ -119,13 +120,17 @@ def deployment_names(api: httpx.Client) -> set[str]:
     }
 
 
-def start_run(api: httpx.Client, deployment: str, parameters: dict[str, Any]) -> str:
-    """A flow run of `flow/deployment`, as the UI's Run button makes it; its id."""
+def start_run(
+    api: httpx.Client, deployment: str, parameters: dict[str, Any], work_queue: str | None = None
+) -> str:
+    """A flow run of `flow/deployment`, as the UI's Run button makes it (on another of its
+    pool's work queues when `work_queue` names one); its id."""
     found = api.get(f"/deployments/name/{deployment}")
     found.raise_for_status()
-    created = api.post(
-        f"/deployments/{found.json()['id']}/create_flow_run", json={"parameters": parameters}
-    )
+    body: dict[str, Any] = {"parameters": parameters}
+    if work_queue:
+        body["work_queue_name"] = work_queue
+    created = api.post(f"/deployments/{found.json()['id']}/create_flow_run", json=body)
     created.raise_for_status()
     return str(created.json()["id"])
 

@@ -1,6 +1,7 @@
-"""irp hosts for the multi-host test and benchmark: each a separate process tree with its own
-IRP_HOME and working folder running serve and/or the webhook (tests/hosts/host.py), in its own
-PID, mount and UTS namespaces where the kernel allows."""
+"""irp hosts for the multi-host tests and benchmark: each a separate process tree with its own
+IRP_HOME and working folder running serve, a Prefect worker and/or the webhook
+(tests/hosts/host.py), in its own PID, mount and UTS namespaces where the kernel allows, and in
+its own network namespace when a test network is given (tests/hosts/netns.py)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import shutil
 import socket
 import subprocess
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +19,7 @@ import httpx
 import psutil
 
 from tests.hosts.central import Central, host_env, start_process
+from tests.hosts.netns import Network
 from tests.irp.processes import free_port
 
 TOKEN = "multihost-webhook-token"
@@ -43,6 +46,7 @@ class Host:
     hostname: str
     isolated: bool
     log: Path
+    home: Path
 
     def tree(self) -> list[psutil.Process]:
         root = psutil.Process(self.process.pid)
@@ -87,20 +91,30 @@ def start_host(
     *,
     serve: bool = True,
     webhook: bool = True,
+    programs: Sequence[Sequence[str]] = (),
+    network: Network | None = None,
 ) -> Host:
-    """Host `name` under `folder/name` with these IRP_ settings; its log is `folder/name.log`."""
+    """Host `name` under `folder/name` with these IRP_ settings, running serve, the webhook and
+    any other `programs` (argv lists); its log is `folder/name.log`. With a `network`, the host
+    is its namespace there (`name` must be one of its hosts)."""
     cwd = folder / name
     env = host_env(central, cwd / "home", IRP_WEBHOOK_TOKEN=TOKEN, PYTHONUNBUFFERED="1")
     env.update(settings)
+    address = network.addresses[name] if network else "127.0.0.1"
     port = free_port()
     commands = []
     if serve:
         commands += ["--", sys.executable, "-m", "deployments.serve"]
     if webhook:
-        commands += ["--", sys.executable, "-m", "irp.cli", "webhook", "--port", str(port)]
+        commands += ["--", sys.executable, "-m", "irp.cli", "webhook"]
+        commands += ["--host", address, "--port", str(port)]
+    for program in programs:
+        commands += ["--", *program]
     launcher = [sys.executable, str(HOST_SCRIPT), f"irp-{name}", *commands]
     argv = ["unshare", *NAMESPACES, *launcher] if isolated else launcher
+    if network:
+        argv = network.exec_prefix(name) + argv
     log = folder / f"{name}.log"
     process = start_process(argv, env, cwd, log)
     hostname = f"irp-{name}" if isolated else socket.gethostname()
-    return Host(name, process, f"http://127.0.0.1:{port}", hostname, isolated, log)
+    return Host(name, process, f"http://{address}:{port}", hostname, isolated, log, cwd / "home")

@@ -5,9 +5,12 @@ by irp.stack as `irp up` does. Each host is a separate process tree with its own
 working folder, running `deployments.serve` and `irp webhook`; where the kernel lets us
 (`unshare`: user, PID, mount and UTS namespaces) each host is also its own machine by name and
 process table, so the survivor cannot see the lost host's processes and must learn of its death
-from Prefect's heartbeats, as with a real lost machine. Network: loopback for all (no `ip
-netns`: it needs root and veth set-up CI runners do not give). The code is this checkout's
-installed package on both hosts: a working copy per host would only repeat the same files.
+from Prefect's heartbeats, as with a real lost machine. Network: where root allows `ip netns`
+(tests/hosts/netns.py), each host is its own network namespace on a bridge to the server side
+(the Prefect server, Alertmanager and the notification receiver listen on the bridge), so hosts
+talk to the server only over their veth; elsewhere (no root, as in unprivileged CI containers)
+everything is on loopback. The code is this checkout's installed package on both hosts: a
+working copy per host would only repeat the same files.
 
 The real Alertmanager sends an alert storm to both webhooks: one incident per group, one flow
 run each. A person reports a data breach detected two hours ago, whose PIPL clock has run out:
@@ -18,27 +21,25 @@ every incident is answered to its end.
 
 from __future__ import annotations
 
-import json
 import time
-from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from deployments.recovery import AUTOMATION
 from models.enums import IncidentType
 from tests.factories import make_intake
 from tests.hosts.central import (
-    Central,
     central_stack,
     flow_run,
     start_run,
     wait_for,
 )
 from tests.hosts.hosts import TOKEN, namespaces_allowed, start_host
+from tests.hosts.incidents import answer_gates, incidents, said_twice, waiting_runs
+from tests.hosts.netns import host_network, server_address
 from tests.notify.helpers import routed_plan
 from tests.notify.receiver import Receiver
 from tests.webhook.alertmanager import alertmanager, api_alert, push
@@ -48,7 +49,6 @@ pytestmark = [pytest.mark.slow, pytest.mark.no_database]
 SERVICES = ("orders", "payments", "search")
 ALERTS_PER_GROUP = 8
 HEARTBEAT_TIMEOUT_S = 45  # Prefect's heartbeats come every 30 s at the least: 1.5 of them
-ENDED = ("closed", "rejected", "stopped")
 
 
 def storm(started: datetime) -> list[dict[str, Any]]:
@@ -59,47 +59,16 @@ def storm(started: datetime) -> list[dict[str, Any]]:
     ]
 
 
-def _incidents(central: Central) -> dict[str, dict[str, Any]]:
-    rows = central.rows("SELECT id, type, status, flow_run_id, dedup_key FROM incident")
-    return {r[0]: {"type": r[1], "status": r[2], "run": r[3], "key": r[4]} for r in rows}
-
-
-def _waiting_runs(central: Central, api: httpx.Client, count: int) -> dict[str, dict[str, Any]]:
-    """Incident -> its run, once `count` incidents each have a labelled run paused at a gate."""
-    found = {}
-    for incident_id, incident in _incidents(central).items():
-        if incident["run"]:
-            run = flow_run(api, incident["run"])
-            if run["state_type"] == "PAUSED" and "irp.pid" in run["labels"]:
-                found[incident_id] = run
-    return found if len(found) == count else {}
-
-
-def _answer_gates(central: Central, api: httpx.Client) -> bool:
-    """Approve every gate an open incident's current run waits at, as its first decider would
-    in the Prefect UI; True once every incident has ended."""
-    incidents = _incidents(central)
-    waits = central.rows(
-        "SELECT incident_id, data FROM timeline_event WHERE kind IN ('gate_waiting',"
-        " 'gate_reasked') ORDER BY id"
-    )
-    latest = {i: d if isinstance(d, dict) else json.loads(d) for i, d in waits}
-    for incident_id, incident in incidents.items():
-        wait = latest.get(incident_id)
-        if incident["status"] in ENDED or wait is None or wait["flow_run_id"] != incident["run"]:
-            continue
-        if flow_run(api, incident["run"])["state_type"] != "PAUSED":
-            continue
-        answer = {"decision": "approve", "approver": wait["deciders"][0], "comment": "multi-host"}
-        api.post(f"/flow_runs/{incident['run']}/resume", json={"run_input": answer})
-    return all(i["status"] in ENDED for i in _incidents(central).values())
-
-
 def test_two_hosts_take_a_storm_and_survive_losing_one(tmp_path: Path) -> None:
     isolated = namespaces_allowed()
     began = time.monotonic()
     phases: dict[str, float] = {}
-    with central_stack() as central, Receiver() as receiver, central.api() as api:
+    with (
+        host_network(["a", "b"]) as network,
+        central_stack(host=server_address(network)) as central,
+        Receiver(host=server_address(network)) as receiver,
+        central.api() as api,
+    ):
         plan_file, _ = routed_plan(tmp_path, receiver)
         phases["central up"] = time.monotonic() - began
         settings = {
@@ -108,7 +77,10 @@ def test_two_hosts_take_a_storm_and_survive_losing_one(tmp_path: Path) -> None:
             "IRP_GATE_POLL_INTERVAL_S": "1",
             "IRP_RUN_HEARTBEAT_TIMEOUT_S": str(HEARTBEAT_TIMEOUT_S),
         }
-        hosts = [start_host(central, n, tmp_path, settings, isolated) for n in ("a", "b")]
+        hosts = [
+            start_host(central, n, tmp_path, settings, isolated, network=network)
+            for n in ("a", "b")
+        ]
         try:
             for host in hosts:
                 wait_for(
@@ -125,7 +97,7 @@ def test_two_hosts_take_a_storm_and_survive_losing_one(tmp_path: Path) -> None:
                 push(am, storm(started))
                 wait_for(
                     "one incident per alert group",
-                    lambda: len(_incidents(central)) == len(SERVICES),
+                    lambda: len(incidents(central)) == len(SERVICES),
                 )
             breach = make_intake(
                 IncidentType.data_breach,
@@ -136,7 +108,7 @@ def test_two_hosts_take_a_storm_and_survive_losing_one(tmp_path: Path) -> None:
             total = len(SERVICES) + 1
             runs = wait_for(
                 "every incident's run waiting at its first gate",
-                lambda: _waiting_runs(central, api, total),
+                lambda: waiting_runs(central, api, total),
                 deadline_s=180,
             )
             phases["runs at gates"] = time.monotonic() - began
@@ -162,12 +134,12 @@ def test_two_hosts_take_a_storm_and_survive_losing_one(tmp_path: Path) -> None:
 
             wait_for(
                 "every incident answered to its end on the surviving host",
-                lambda: _answer_gates(central, api),
+                lambda: answer_gates(central, api),
                 deadline_s=300,
             )
             phases["kill to all ended"] = time.monotonic() - killed_at
             print(
-                f"isolated hosts: {isolated}; lost host ran {len(stranded)} of {total} incidents; "
+                f"isolated hosts: {isolated}; own networks: {network is not None}; lost host ran {len(stranded)} of {total} incidents; "
                 + ", ".join(f"{k} {v:.0f} s" for k, v in phases.items())
             )
         finally:
@@ -178,25 +150,20 @@ def test_two_hosts_take_a_storm_and_survive_losing_one(tmp_path: Path) -> None:
         automations = api.post("/automations/filter", json={}).json()
         assert [a["name"] for a in automations].count(AUTOMATION) == 1  # both hosts made one
 
-        incidents = _incidents(central)
-        assert {i["status"] for i in incidents.values()} == {"closed"}
+        ended = incidents(central)
+        assert {i["status"] for i in ended.values()} == {"closed"}
         alerts = central.rows("SELECT count(*) FROM alert")[0][0]
         assert alerts == len(SERVICES) * ALERTS_PER_GROUP  # none lost, none stored twice
 
-        final_runs = {i: flow_run(api, incidents[i]["run"]) for i in incidents}
+        final_runs = {i: flow_run(api, ended[i]["run"]) for i in ended}
         assert all(survivor.runs(r["labels"]) or i not in stranded for i, r in final_runs.items())
-        assert {i for i in incidents if incidents[i]["run"] != runs[i]["id"]} == set(stranded)
+        assert {i for i in ended if ended[i]["run"] != runs[i]["id"]} == set(stranded)
         recovered = central.rows(
             "SELECT incident_id FROM timeline_event WHERE kind = 'run_recovered'"
         )
         assert sorted(r[0] for r in recovered) == sorted(stranded)
 
-        once = central.rows(
-            "SELECT incident_id, kind, stage, message FROM timeline_event"
-            " WHERE kind IN ('stage_started', 'gate_waiting', 'gate_decision', 'stage_completed')"
-        )
-        repeated = [k for k, n in Counter(map(tuple, once)).items() if n > 1]
-        assert repeated == []
+        assert said_twice(central) == []
 
         reminders = [
             r

@@ -45,6 +45,10 @@ def test_prefect_yaml_is_written_from_what_serve_builds() -> None:
         in entrypoints
     )
     assert "deployments.watch.deadline_watch" in entrypoints
+    # Every run a worker starts beats every 30 s, as served runs do (the zombie automation).
+    assert {str(e["work_pool"]["job_variables"]) for e in entries} == {
+        "{'env': {'PREFECT_FLOWS_HEARTBEAT_FREQUENCY': '30'}}"
+    }
     assert PREFECT_YAML.read_text() == render()
 
 

@@ -50,9 +50,13 @@ class _QuietServer(ThreadingHTTPServer):
 
 
 class Receiver:
-    """Threaded HTTP server on an ephemeral loopback port; thread-safe."""
+    """Threaded HTTP server on an ephemeral port of `host` (loopback unless a test network
+    says otherwise); thread-safe."""
 
-    def __init__(self, script: Iterable[Response] = (), default: Response = (200, {})) -> None:
+    def __init__(
+        self, script: Iterable[Response] = (), default: Response = (200, {}), host: str = HOST
+    ) -> None:
+        self.host = host
         self._lock = threading.Lock()
         self._script: deque[Response] = deque(script)
         self._default: Response = default
@@ -101,7 +105,7 @@ class Receiver:
     def url(self, scheme: str = "json", path: str = "/", userinfo: str = "") -> str:
         """An Apprise (or plain http) URL pointing at this receiver."""
         auth = f"{userinfo}@" if userinfo else ""
-        return f"{scheme}://{auth}{HOST}:{self.port}{path}"
+        return f"{scheme}://{auth}{self.host}:{self.port}{path}"
 
     # -- lifecycle ------------------------------------------------------------
     def start(self) -> Receiver:
@@ -127,7 +131,7 @@ class Receiver:
             def log_message(self, format: str, *args: Any) -> None:
                 """Keep test output quiet."""
 
-        self._server = _QuietServer((HOST, 0), Handler)
+        self._server = _QuietServer((self.host, 0), Handler)
         self._thread = threading.Thread(
             target=self._server.serve_forever,
             kwargs={"poll_interval": 0.02},  # shutdown() waits up to one poll
