@@ -85,15 +85,15 @@ def work_for_people(run: Run, specs: list[ActionSpec]) -> list[str]:
     passed: set[str] = set()  # a task its gate did not let open counts as settled
     quiet = 0
     while True:
-        opened = _open_ready(run, specs, passed)
+        opened, waiting = _open_ready(run, specs, passed)
         for task in opened:
             told = manual.TaskNotice(task, run.plan, [])  # the same facts a reminder gives
             _announce(run, told.extra, "task_open", manual.owners(run.plan, task))
         with session_scope() as session:
-            waiting = manual.list_tasks(session, run.incident_id, open_only=True)
             if waiting and run.drill_policy_answers:
                 for task in waiting:
-                    manual.answer_by_drill_policy(session, run.plan, task)
+                    fresh = manual.get_task(session, int(task.id or 0))
+                    manual.answer_by_drill_policy(session, run.plan, fresh)
                 continue
         if not waiting:
             if opened:
@@ -105,12 +105,19 @@ def work_for_people(run: Run, specs: list[ActionSpec]) -> list[str]:
     return [t.title for t in answered if t.status is TaskStatus.failed]
 
 
-def _open_ready(run: Run, specs: list[ActionSpec], passed: set[str]) -> list[ManualTask]:
+def _open_ready(
+    run: Run, specs: list[ActionSpec], passed: set[str]
+) -> tuple[list[ManualTask], list[ManualTask]]:
     """Open each task whose `after` are satisfied (automatic steps ran before the tasks) and
-    whose gate, if any, lets it open."""
+    whose gate, if any, lets it open; return those and every task to wait for. Both come from
+    one reading: an answer recorded after it is on the form the run waits on (and `irp tasks`
+    resumes that form), an answer before it has opened what waited for it."""
     keys = {s.key for s in specs}
     with session_scope() as session:
-        status = {t.key: t.status for t in manual.list_tasks(session, run.incident_id)}
+        known = manual.list_tasks(session, run.incident_id)
+        for task in known:
+            session.expunge(task)
+    status = {t.key: t.status for t in known}
     ready = [
         spec
         for spec in specs
@@ -127,7 +134,7 @@ def _open_ready(run: Run, specs: list[ActionSpec], passed: set[str]) -> list[Man
             task = manual.open_task(session, run.incident_id, spec, run.plan)
             session.expunge(task)
         opened.append(task)
-    return opened
+    return opened, [t for t in known if t.status is TaskStatus.open] + opened
 
 
 def _gate_lets_open(run: Run, spec: ActionSpec) -> bool:
