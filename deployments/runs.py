@@ -48,6 +48,7 @@ def run_drill(
     notify_url: str | None = None,
     scenario: str | None = None,
     on_gate: Say | None = None,
+    with_people: bool = False,
 ) -> tuple[str, str]:
     """Run a drill in this process (a plan scenario's, if named); return the incident id and
     the report path. `on_gate` hears, as each gate starts waiting for a person, the incident
@@ -62,6 +63,7 @@ def run_drill(
         if description:
             params["intake"]["description"] = description
         params |= {"auto_approve": auto_approve, "notify_url": notify_url}
+        params["with_people"] = with_people or params["with_people"]
         return _run(itype, params, on_gate)
     intake_model = INTAKE_MODELS[itype]
     intake = intake_model.model_validate(
@@ -81,6 +83,7 @@ def run_drill(
             "plan_file": plan_file,
             "faults": faults,
             "notify_url": notify_url,
+            "with_people": with_people,
         },
         on_gate,
     )
@@ -250,7 +253,7 @@ def resume_gate(incident_id: str, waiting: gates.WaitingGate, run_input: dict[st
     from prefect.flow_runs import resume_flow_run
 
     run_id = UUID(waiting.flow_run_id)
-    _wait_until_paused(run_id)
+    wait_until_paused(run_id)
     try:
         resume_flow_run(run_id, run_input=run_input)
     except NotPausedError as exc:
@@ -298,14 +301,14 @@ def show_refusal(incident_id: str, refused: GateRefused) -> None:
     from flows.gates import with_refusal
 
     run_id = UUID(incident.flow_run_id)
-    _wait_until_paused(run_id)
+    wait_until_paused(run_id)
     try:
         with get_client(sync_client=True) as client:
             state = client.read_flow_run(run_id).state
             if state is None or not state.is_paused():
                 return
             key = keyset_from_paused_state(state)["description"]
-            shown = _saved_input(client, run_id, key)
+            shown = saved_input(client, run_id, key)
             if shown is None:
                 return
             client.delete_flow_run_input(run_id, key)
@@ -316,7 +319,7 @@ def show_refusal(incident_id: str, refused: GateRefused) -> None:
         raise GateRefused(f"{refused} (the gate's form could not say so: {exc})") from exc
 
 
-def _saved_input(client: SyncPrefectClient, run_id: UUID, key: str, deadline_s: float = 5.0) -> Any:
+def saved_input(client: SyncPrefectClient, run_id: UUID, key: str, deadline_s: float = 5.0) -> Any:
     """A run input the pausing run saves just after it pauses; None if it never comes."""
     from prefect.exceptions import ObjectNotFound
 
@@ -329,7 +332,7 @@ def _saved_input(client: SyncPrefectClient, run_id: UUID, key: str, deadline_s: 
     return None
 
 
-def _wait_until_paused(run_id: UUID, deadline_s: float = 15.0) -> None:
+def wait_until_paused(run_id: UUID, deadline_s: float = 15.0) -> None:
     """The timeline announces a gate just before the run pauses: give it that moment."""
     from prefect.client.orchestration import get_client
 

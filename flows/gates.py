@@ -6,7 +6,7 @@ import math
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 from uuid import UUID
 
 from prefect import get_run_logger
@@ -34,6 +34,8 @@ from models.base import utcnow
 from models.enums import Priority
 from models.plan import Plan
 from tasks.notify import announce_gate, notify_url
+
+Form = TypeVar("Form", bound=RunInput)
 
 
 class GateInput(RunInput):
@@ -110,7 +112,7 @@ def decide(
     if verdict is not None:
         return _record(incident_id, round_, verdict, utcnow())
     while True:
-        suspend = _may_suspend(round_.wait_s)
+        suspend = may_suspend(round_.wait_s)
         asking = gates.asking(incident_id, gate, round_.number)
         key = f"{gate.replace('_', '-')}-{round_.number}"
         answer: GateInput | None = None
@@ -135,11 +137,7 @@ def decide(
         if answer is None:
             text = _form_text(incident_id, plan, round_, context, asking.refusal)
             asked = gate_form(plan, round_.deciders, text, form, people=proven.required(round_))
-            answer = (
-                _wait_then_suspend(asked, key, requested_at, round_.wait_s)
-                if suspend
-                else _pause(asked, key, requested_at, round_.wait_s)
-            )
+            answer = wait_for(asked, key, requested_at, round_.wait_s, suspend=suspend)
         verdict = _judge(incident_id, plan, round_, answer)
         if on_answer is not None and answer is not None and verdict.accepted:
             on_answer(answer)
@@ -189,7 +187,17 @@ def _record(
     )
 
 
-def _may_suspend(timeout: float) -> bool:
+def wait_for(
+    form: type[Form], key: str, requested_at: datetime, timeout: float, *, suspend: bool
+) -> Form | None:
+    """The person's answer on `form`, or None when `timeout` (from `requested_at`) passes:
+    in-process, or (`suspend`) in-process first and then with the process freed."""
+    if suspend:
+        return _wait_then_suspend(form, key, requested_at, timeout)
+    return _pause(form, key, requested_at, timeout)
+
+
+def may_suspend(timeout: float) -> bool:
     """Suspend (free the process) only a deployment run, and only a wait outlasting the
     in-process wait `gate_suspend_after_s`."""
     settings = get_settings()
@@ -200,8 +208,8 @@ def _may_suspend(timeout: float) -> bool:
 
 
 def _wait_then_suspend(
-    form: type[GateInput], key: str, requested_at: datetime, timeout: float
-) -> GateInput | None:
+    form: type[Form], key: str, requested_at: datetime, timeout: float
+) -> Form | None:
     """A quick answer finds the run paused in-process (resumes in about a second); after
     `gate_suspend_after_s` the run suspends and frees its process until answered or due."""
     hot_until = requested_at + timedelta(seconds=get_settings().gate_suspend_after_s)
@@ -213,15 +221,13 @@ def _wait_then_suspend(
     return _suspend(form, f"{key}-suspended", requested_at + timedelta(seconds=timeout))
 
 
-def _pause(
-    form: type[GateInput], key: str, requested_at: datetime, timeout: float
-) -> GateInput | None:
+def _pause(form: type[Form], key: str, requested_at: datetime, timeout: float) -> Form | None:
     """Wait in-process for what is left of the timeout; None when it passes."""
     left = timeout - (utcnow() - requested_at).total_seconds()
     if left <= 0:  # a run taking over found the round already overdue
         return None
     try:
-        answer: GateInput | None = pause_flow_run(  # type: ignore[call-overload]
+        answer: Form | None = pause_flow_run(  # type: ignore[call-overload]
             wait_for_input=form,
             timeout=max(1, math.ceil(left)),
             poll_interval=get_settings().gate_poll_interval_s,
@@ -234,7 +240,7 @@ def _pause(
     return answer
 
 
-def _suspend(form: type[GateInput], key: str, deadline: datetime) -> GateInput | None:
+def _suspend(form: type[Form], key: str, deadline: datetime) -> Form | None:
     """Suspend: the process exits and the flow starts again from the top when resumed.
 
     The deadline is irp's, not the server's (no server timeout: an expired suspension would
@@ -244,12 +250,12 @@ def _suspend(form: type[GateInput], key: str, deadline: datetime) -> GateInput |
     the already-fired key and `suspend_flow_run` returns the stored answer.
     """
     if utcnow() >= deadline:
-        return _stored_answer(key, form)
+        return _stored_answer(form, key)
     return suspend_flow_run(wait_for_input=form, key=key)
 
 
-def _stored_answer(key: str, form: type[GateInput]) -> GateInput | None:
-    """The answer a resume saved for suspension `key` of this run, if any."""
+def _stored_answer(form: type[Form], key: str) -> Form | None:
+    """The answer a resume saved for this run's suspension `key`, if any."""
     value: dict[str, object] | None = read_flow_run_input(  # type: ignore[assignment]
         keyset_from_base_key(f"suspended-{key}")["response"]
     )

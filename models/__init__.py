@@ -9,6 +9,7 @@ from models.drill_score import DrillScore
 from models.evidence import Evidence
 from models.gate import GateDecision
 from models.incident import Incident, IncidentPublic
+from models.manual_task import ManualTask
 from models.notification import Notification
 from models.one_time_code import OneTimeCode
 from models.resource import ResourceAllocation
@@ -25,6 +26,7 @@ __all__ = [
     "GateDecision",
     "Incident",
     "IncidentPublic",
+    "ManualTask",
     "Notification",
     "OneTimeCode",
     "ResourceAllocation",

@@ -125,6 +125,10 @@ class SystemFailureIntake(IncidentIntake):
 class InsiderThreatIntake(IncidentIntake):
     incident_type = IncidentType.insider_threat
     drill_facts = {"account": "drill-account"}
+    subtype: Literal["malicious", "improper_operation"] = Field(
+        default="malicious",
+        description="malicious act, or improper operation by staff (PLAN 2.4: non-hostile).",
+    )
     account: str = Field(
         min_length=1, max_length=200, description="Account or employee id suspected."
     )

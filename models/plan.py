@@ -143,11 +143,17 @@ class UndoSpec(Strict):
         return self
 
 
+Executor = Literal["simulate", "http", "command", "manual"]
+TaskNeed = Literal["note", "evidence"]
+
+
 class ActionSpec(Strict):
     key: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     title: str
     group: str = Field(description="Group id that carries out the action.")
-    executor: Literal["simulate", "http", "command"] = "simulate"
+    executor: Executor = Field(
+        default="simulate", description="manual: work for people, answered by the owner group."
+    )
     params: dict[str, Any] = Field(default_factory=dict)
     subtypes: list[str] = Field(
         default_factory=list, description="Only for these subtypes; empty = all."
@@ -164,12 +170,42 @@ class ActionSpec(Strict):
     evidence: str | None = Field(default=None, description="What evidence the action preserves.")
     drill_safe: bool = Field(default=False, description=DRILL_SAFE)
     simulate_in_real_incidents: bool = Field(default=False, description=SIMULATE_FOR_REAL)
+    owner: str | None = Field(
+        default=None, description="manual: a role id of the group narrowing who answers."
+    )
+    instructions: str | None = Field(default=None, description="manual: what the owner does.")
+    due_s: float = Field(default=3600, gt=0, description="manual: reminder when not answered.")
+    needs: list[TaskNeed] = Field(
+        default_factory=lambda: list[TaskNeed](["note"]),
+        description="manual: what an answer 'done' carries.",
+    )
+    after: list[str] = Field(
+        default_factory=list, description="manual: playbook keys answered or run first."
+    )
 
     @model_validator(mode="after")
     def _containment_declares_undo(self) -> ActionSpec:
         if self.containment and self.undo is None:
             raise ValueError("a containment action must declare undo (executor or keep)")
         return self
+
+    @model_validator(mode="after")
+    def _manual_fields(self) -> ActionSpec:
+        """Work for people says what to do; automatic steps run in playbook order."""
+        if self.executor == "manual":
+            if not self.instructions:
+                raise ValueError("instructions: a manual task says what the owner does")
+            if "note" not in self.needs:
+                raise ValueError("needs: an answer always carries a note")
+        else:
+            for name in ("owner", "instructions", "after"):
+                if getattr(self, name):
+                    raise ValueError(f"{name}: only a manual task has one")
+        return self
+
+    @property
+    def manual(self) -> bool:
+        return self.executor == "manual"
 
 
 class ResourceNeed(Strict):

@@ -44,6 +44,12 @@ def drill(
         str | None,
         typer.Option(help="A scenario from the plan's drills: its facts and injected faults."),
     ] = None,
+    with_people: Annotated[
+        bool,
+        typer.Option(
+            "--with-people", help="Manual tasks go to their real owners; answer times are scored."
+        ),
+    ] = False,
 ) -> None:
     """Run a complete drill of one incident type and print the incident id and report path.
 
@@ -64,6 +70,7 @@ def drill(
         reporter=reporter,
         notify_url=notify,
         scenario=scenario,
+        with_people=with_people,
         on_gate=None if auto_approve else (lambda text: typer.echo(text, err=True)),
     )
     typer.echo(f"incident: {incident_id}")

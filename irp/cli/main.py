@@ -14,6 +14,7 @@ from irp.cli import alerts as cli_alerts
 from irp.cli import drills as cli_drills
 from irp.cli import metrics as cli_metrics
 from irp.cli import report as cli_report
+from irp.cli import tasks as cli_tasks
 from irp.cli import up as cli_up
 from irp.cli.audit import audit_app
 from irp.cli.notify import register as register_notify
@@ -37,6 +38,7 @@ register_notify(app)
 cli_metrics.register(app)
 cli_drills.register(app)
 cli_report.register(incidents_app)
+cli_tasks.register(app)
 app.add_typer(cli_alerts.alerts_app, name="alerts")
 app.add_typer(audit_app, name="audit")
 app.command("webhook")(cli_alerts.webhook)

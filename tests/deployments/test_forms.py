@@ -17,7 +17,16 @@ from models.intake import INTAKE_MODELS
 
 pytestmark = [pytest.mark.usefixtures("prefect_api"), pytest.mark.no_database]
 
-KNOBS = {"faults", "shortfall", "plan_file", "notify_url", "auto_approve", "drill", "scenario"}
+KNOBS = {
+    "faults",
+    "shortfall",
+    "plan_file",
+    "notify_url",
+    "auto_approve",
+    "drill",
+    "scenario",
+    "with_people",
+}
 
 
 @pytest.fixture(scope="module")

@@ -28,7 +28,7 @@ from irp.db import session_scope
 from irp.gates import service as gates
 from irp.incidents import run_process, timeline
 from irp.incidents import service as incidents
-from irp.response import custody
+from irp.response import custody, manual
 from irp.settings import get_settings
 from models import Notification
 from models.base import utcnow
@@ -368,7 +368,12 @@ def test_runs_resumed_from_suspension_record_and_announce_nothing_twice(
         with Answerer(BREACH_GATES, deadline_s=240) as answerer:
             _until("the incident to close", lambda: _status(incident_id) == "closed", 300)
     assert answerer.errors == [] and answerer.exit_codes == [0, 0, 0]
-    assert _run_of(incident_id) == run_id  # one run, resumed three times from the top
+    assert _run_of(incident_id) == run_id  # one run, resumed from the top at each answer
+    # the manual tasks, answered by `irp tasks done` while the run was suspended
+    assert answerer.task_exit_codes and set(answerer.task_exit_codes) == {0}
+    with session_scope() as session:
+        tasks = manual.list_tasks(session, incident_id)
+    assert tasks and all(t.status.value == "done" and t.answered_role for t in tasks)
     assert _kinds(incident_id).count("flow_run_attached") == 0  # the dispatcher attached it
     _assert_nothing_repeated(incident_id)
 
