@@ -3,6 +3,9 @@
 `gate_resume_p95_s`: `irp approve`'s path (answer_gate -> resume_flow_run) on runs waiting
 in-process (the first `IRP_GATE_SUSPEND_AFTER_S` of a wait) to the response stage starting,
 from the timeline. `gate_resume_suspended_p95_s`: the same for suspended runs (a new process).
+Beside it, `bare_suspended_resume_*`: Prefect's own cost for the same, a no-op flow served
+by its own `serve()` on the same server that suspends and, resumed, writes down when it went on.
+Each latency prints its spread (p50, p95, min, max).
 `waiting_500_rss_mib`: summed RSS of the stack's process tree once BENCH_WAITING runs (default
 500; set fewer for a quick look) are suspended at the gate; `waiting_measured` says how many.
 """
@@ -12,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import subprocess
 import sys
 import tempfile
 import time
@@ -20,8 +24,33 @@ from typing import Any
 
 import psutil
 
+from benchmarks.stack_support import spread
+
 WAITING = int(os.environ.get("BENCH_WAITING", "500"))
 HOT = int(os.environ.get("BENCH_HOT", "5"))
+SUSPENDED = int(os.environ.get("BENCH_SUSPENDED", "5"))
+BARE_SUSPEND = "bare-suspend/bench"
+
+
+def bare_suspending_flow() -> None:
+    """The baseline: suspend; resumed, the flow runs again from the top, the suspension
+    returns at once, and the flow notes when it went on."""
+    from prefect.flow_runs import suspend_flow_run
+    from prefect.runtime import flow_run
+
+    suspend_flow_run(timeout=86400)
+    (Path(os.environ["BENCH_RESUMED_DIR"]) / str(flow_run.id)).write_text(str(time.time()))
+
+
+def serve_bare_suspending() -> None:
+    """Child process: serve the baseline (module level: each run's process loads it)."""
+    from typing import cast
+
+    from prefect import flow, serve
+    from prefect.deployments.runner import RunnerDeployment
+
+    deployment = flow(name="bare-suspend")(bare_suspending_flow).to_deployment(name="bench")
+    serve(cast(RunnerDeployment, deployment), print_starting_message=False)
 
 
 def _port() -> int:
@@ -43,11 +72,6 @@ def _rss_mib(pids: list[int]) -> float:
         except psutil.NoSuchProcess:
             continue
     return total / 2**20
-
-
-def _p95(values: list[float]) -> float:
-    values = sorted(values)
-    return values[max(0, round(0.95 * len(values)) - 1)]
 
 
 def _until(check: Any, deadline_s: float, every_s: float = 0.2) -> Any:
@@ -114,6 +138,44 @@ def _resume_latency(incident_id: str) -> float:
     return float(_until(started, 300)) - start
 
 
+def _bare_suspended_resume(home: Path, api: Any) -> list[float]:
+    """Prefect alone: SUSPENDED runs of the no-op flow, each resumed and timed until it went on."""
+    from prefect.deployments import run_deployment
+    from prefect.flow_runs import resume_flow_run
+
+    marks = home / "bare-resumed"
+    marks.mkdir()
+    env = {**os.environ, "BENCH_RESUMED_DIR": str(marks)}
+    code = "from benchmarks.bench_gates import serve_bare_suspending; serve_bare_suspending()"
+    with (home / "bare-suspend.log").open("wb") as log:
+        runner = subprocess.Popen(
+            [sys.executable, "-c", code], env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+    try:
+        _until(lambda: _deployment_ready(api, BARE_SUSPEND), 120)
+        runs = [str(run_deployment(BARE_SUSPEND, timeout=0).id) for _ in range(SUSPENDED)]  # type: ignore[union-attr]
+        _until(lambda: _waiting("Suspended", runs, api), 300)
+        latencies = []
+        for run_id in runs:
+            start = time.time()
+            resume_flow_run(run_id)
+            mark = marks / run_id
+            _until(mark.exists, 300, every_s=0.05)
+            latencies.append(float(mark.read_text()) - start)
+        return latencies
+    finally:
+        runner.terminate()
+        runner.wait(30)
+
+
+def _deployment_ready(api: Any, name: str) -> bool:
+    try:
+        api.read_deployment_by_name(name)
+    except Exception:  # noqa: BLE001 - not registered yet
+        return False
+    return True
+
+
 def _start(count: int) -> list[str]:
     from prefect.deployments import run_deployment
 
@@ -147,6 +209,7 @@ def main() -> None:
     home = Path(tempfile.mkdtemp(prefix="irp-bench-gates-"))
     os.environ["IRP_HOME"] = str(home)
     os.environ["IRP_GATE_SUSPEND_AFTER_S"] = "120"
+    os.environ["IRP_GATE_CODES"] = "false"  # the resume path by role; codes: tests/identity
     os.environ["IRP_PLAN_FILE"] = str(_patient_plan(home))
     from irp.cli.up import full_stack
     from irp.settings import get_settings
@@ -167,7 +230,7 @@ def main() -> None:
             hot = _start(HOT)
             _until(lambda: _waiting("Paused", hot, api), 300)
             incidents = [_until(lambda r=r: _incident_of(r), 60) for r in hot]
-            figures["gate_resume_p95_s"] = _p95([_resume_latency(i) for i in incidents])
+            figures |= spread([_resume_latency(i) for i in incidents], "gate_resume")
             # Runs that outlast the in-process wait suspend: these hold no process.
             stack.env["IRP_GATE_SUSPEND_AFTER_S"] = "0"
             os.environ["IRP_GATE_SUSPEND_AFTER_S"] = "0"
@@ -176,12 +239,13 @@ def main() -> None:
             pids = [p.pid for p in stack.processes]
             waiting = _start(WAITING)
             # Polled slowly: reading hundreds of runs often would load the server being measured.
-            _until(lambda: _waiting("Suspended", waiting, api), 60 + 10 * WAITING, every_s=5)
+            _until(lambda: _waiting("Suspended", waiting, api), 300 + 10 * WAITING, every_s=5)
             figures["waiting_500_rss_mib"] = round(_rss_mib(pids), 1)
             figures["waiting_measured"] = WAITING
-            some = [_until(lambda r=r: _incident_of(r), 60) for r in waiting[:3]]
+            some = [_until(lambda r=r: _incident_of(r), 60) for r in waiting[:SUSPENDED]]
             lat = [_resume_latency(i) for i in some]
-            figures["gate_resume_suspended_p95_s"] = _p95(lat)
+            figures |= spread(lat, "gate_resume_suspended")
+            figures |= spread(_bare_suspended_resume(home, api), "bare_suspended_resume")
     figures = {k: round(v, 3) for k, v in figures.items()}
     print(json.dumps(figures))
 

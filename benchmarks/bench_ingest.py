@@ -3,16 +3,21 @@
 Both run under the same uvicorn settings in a subprocess, loaded by the same client at the
 same concurrency in the same run. Every irp request carries a distinct Alertmanager alert
 (20 services, so most attach to an open incident); dispatch is a counter, not Prefect.
+Rounds interleave bare, SQLite and PostgreSQL (a loaded machine drifts); each ratio is the
+median over rounds of irp's rate / the bare rate of the same round, printed with its min and max.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
 import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import httpx
@@ -26,7 +31,8 @@ from benchmarks.webhook_support import (
 )
 
 CONCURRENCY = 32
-REQUESTS = 2000
+REQUESTS = 1000
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 WARMUP = 100
 
 
@@ -72,33 +78,57 @@ async def load(url: str, payloads: list[bytes]) -> tuple[float, list[float]]:
         return time.perf_counter() - start, latencies
 
 
-def measure(factory: str, home: Path, database_url: str = "") -> tuple[float, list[float]]:
+def measure(
+    factory: str, home: Path, database_url: str = "", offset: int = 0
+) -> tuple[float, list[float]]:
+    """Requests/s and latencies (ms) of one round; `offset` keeps each round's alerts new."""
     with uvicorn_process(factory, home, database_url=database_url) as url:
-        asyncio.run(load(url, bodies(WARMUP, 10**6)))
-        wall, latencies = asyncio.run(load(url, bodies(REQUESTS, 0)))
+        asyncio.run(load(url, bodies(WARMUP, 10**6 + offset)))
+        wall, latencies = asyncio.run(load(url, bodies(REQUESTS, offset)))
     return REQUESTS / wall, latencies
 
 
+def rounds(tmp: Path) -> Iterator[dict[str, tuple[float, list[float]]]]:
+    """Per round: the bare endpoint, then irp on each database (one database per kind for
+    all rounds)."""
+    with ExitStack() as stack:
+        urls = {kind: stack.enter_context(irp_database(kind, tmp / kind)) for kind in DATABASES}
+        for n in range(ROUNDS):
+            offset = n * 10 * REQUESTS
+            results = {"bare": measure("bare_app", tmp / f"bare-{n}")}
+            for kind, url in urls.items():
+                results[kind] = measure("irp_app", tmp / kind, url, offset)
+            yield results
+
+
 def main() -> None:
-    """The bare endpoint, then irp on SQLite and on PostgreSQL, each ratio against the bare rate
-    of the same run (figures for PostgreSQL end in `_pg`)."""
-    figures: dict[str, float] = {}
+    """Figures for PostgreSQL end in `_pg`; latencies pool every round's requests."""
+    ratios: dict[str, list[float]] = {kind: [] for kind in DATABASES}
+    rates: dict[str, list[float]] = {kind: [] for kind in ("bare", *DATABASES)}
+    latencies: dict[str, list[float]] = {kind: [] for kind in DATABASES}
     with tempfile.TemporaryDirectory(prefix="irp-bench-ingest-") as tmp:
-        bare_rps, _ = measure("bare_app", Path(tmp) / "bare")
-        figures["ingest_bare_rps"] = round(bare_rps, 1)
-        for kind in DATABASES:
-            home = Path(tmp) / kind
-            with irp_database(kind, home) as database_url:
-                irp_rps, latencies = measure("irp_app", home, database_url)
-            cuts = statistics.quantiles(latencies, n=100)
-            suffix = FIGURE_SUFFIX[kind]
-            figures |= {
-                f"ingest_rps{suffix}": round(irp_rps, 1),
-                f"ingest_ratio{suffix}": round(irp_rps / bare_rps, 3),
-                f"ingest_p50_ms{suffix}": round(cuts[49], 2),
-                f"ingest_p99_ms{suffix}": round(cuts[98], 2),
-            }
-    print(f"concurrency {CONCURRENCY}, {REQUESTS} requests each", file=sys.stderr)
+        for results in rounds(Path(tmp)):
+            bare_rps = results["bare"][0]
+            rates["bare"].append(bare_rps)
+            for kind in DATABASES:
+                rps, lat = results[kind]
+                rates[kind].append(rps)
+                ratios[kind].append(rps / bare_rps)
+                latencies[kind].extend(lat)
+                print(f"{kind}: {rps:.0f} vs bare {bare_rps:.0f} requests/s", file=sys.stderr)
+    figures: dict[str, float] = {"ingest_bare_rps": round(statistics.median(rates["bare"]), 1)}
+    for kind in DATABASES:
+        cuts = statistics.quantiles(latencies[kind], n=100)
+        suffix = FIGURE_SUFFIX[kind]
+        figures |= {
+            f"ingest_rps{suffix}": round(statistics.median(rates[kind]), 1),
+            f"ingest_ratio{suffix}": round(statistics.median(ratios[kind]), 3),
+            f"ingest_ratio{suffix}_min": round(min(ratios[kind]), 3),
+            f"ingest_ratio{suffix}_max": round(max(ratios[kind]), 3),
+            f"ingest_p50_ms{suffix}": round(cuts[49], 2),
+            f"ingest_p99_ms{suffix}": round(cuts[98], 2),
+        }
+    print(f"concurrency {CONCURRENCY}, {ROUNDS} rounds of {REQUESTS} requests", file=sys.stderr)
     print(json.dumps(figures))
 
 

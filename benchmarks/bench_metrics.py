@@ -21,10 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
-from models.enums import IncidentType
+from models.intake import INTAKE_MODELS
 
 N = 100_000
-TYPES = [t.value for t in IncidentType]
+TYPES = [t.value for t in INTAKE_MODELS]  # the types responded to (not unknown)
 PRIORITIES = ["P1", "P2", "P3", "P4", None]
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from benchmarks.webhook_support import TOKEN, free_port
+from irp.prefect_auth import read_auth_file
 
 T = TypeVar("T")
 STACK_DEADLINE_S = 240
@@ -32,6 +33,7 @@ class LiveStack:
             **os.environ,
             "IRP_HOME": str(self.home),
             "PREFECT_API_URL": self.info["api_url"],
+            "PREFECT_API_AUTH_STRING": read_auth_file(Path(self.info["prefect_auth_file"])) or "",
             "PREFECT_HOME": str(self.home / "bench-prefect"),
             "PREFECT_LOGGING_LEVEL": "WARNING",
             "PREFECT_RUNNER_POLL_FREQUENCY": "1",
@@ -69,9 +71,15 @@ def running_stack(extra_env: Mapping[str, str] = {}) -> Iterator[LiveStack]:
 
 
 def spread(samples: list[float], name: str) -> dict[str, float]:
-    """A figure with its spread: median, p95, min and max over the samples."""
+    """A figure with its spread: median, p95, min and max over the samples. The p95 is
+    interpolated between samples ("inclusive"): the default method extrapolates above the
+    maximum when there are few samples (10 here)."""
     ordered = sorted(samples)
-    p95 = statistics.quantiles(ordered, n=20)[18] if len(ordered) > 1 else ordered[0]
+    p95 = (
+        statistics.quantiles(ordered, n=20, method="inclusive")[18]
+        if len(ordered) > 1
+        else ordered[0]
+    )
     return {
         f"{name}_p50_s": round(statistics.median(ordered), 3),
         f"{name}_p95_s": round(p95, 3),

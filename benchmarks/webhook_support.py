@@ -115,6 +115,9 @@ def uvicorn_process(
     cmd = [
         sys.executable, "-m", "uvicorn", "--factory", f"benchmarks.webhook_support:{factory}",
         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", "--no-access-log",
+        # A loaded machine can starve the client past uvicorn's 5 s keep-alive: the server then
+        # closes a connection the client is about to reuse (httpx.ReadError mid-benchmark).
+        "--timeout-keep-alive", "60",
     ]  # fmt: skip
     process = subprocess.Popen(cmd, env=env)
     url = f"http://127.0.0.1:{port}"

@@ -67,8 +67,29 @@ def check_deadlines(now: datetime | None = None) -> bool:
         if not held:
             return False
         resume_overdue(now)
-        service.tick_clocks(None, plan_for)
+        service.tick_clocks(None, plan_for, wait=False)  # serve's delivery worker sends them
+        remind_overdue_tasks(now)
     return True
+
+
+def remind_overdue_tasks(now: datetime | None = None) -> int:
+    """Remind the owners of overdue manual tasks and escalate to their group's leader, also
+    for runs suspended without a process (each task claimed once; the waiting flow claims
+    the same way)."""
+    from irp.notify import service
+    from irp.plan.loader import plan_for
+    from irp.response import manual
+
+    overdue = manual.take_overdue(now or utcnow(), plan_for)
+    for item in overdue:
+        service.notify(
+            item.task.incident_id,
+            "task_overdue",
+            plan=item.plan,
+            extra=item.extra,
+            audiences=item.audience,
+        )
+    return len(overdue)
 
 
 def watch_deadlines(

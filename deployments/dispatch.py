@@ -11,7 +11,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterable
-from typing import cast
+from typing import Any, cast
 
 from deployments.names import deployment_name
 from irp.alerts import ingest
@@ -46,9 +46,17 @@ def start_deployment(
         raise IrpError("no Prefect API: set PREFECT_API_URL or run `irp up`")
     from prefect.client.schemas.objects import FlowRun
     from prefect.deployments import run_deployment
-    from prefect.settings import PREFECT_API_URL, temporary_settings
+    from prefect.settings import PREFECT_API_AUTH_STRING, PREFECT_API_URL, temporary_settings
 
-    with temporary_settings(updates={PREFECT_API_URL: api_url}):
+    from irp.settings import get_settings, prefect_auth_string
+
+    updates: dict[Any, Any] = {PREFECT_API_URL: api_url}
+    secret = os.environ.get("PREFECT_API_AUTH_STRING") or prefect_auth_string(
+        get_settings(), api_url
+    )
+    if secret:  # a stack started after this process: its secret is in the file it names
+        updates[PREFECT_API_AUTH_STRING] = secret
+    with temporary_settings(updates=updates):
         run = run_deployment(  # sync here: this thread has no event loop
             name=deployment_name(incident_type),
             parameters={"incident_id": incident_id},

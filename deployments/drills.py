@@ -26,6 +26,7 @@ def drill_parameters(
         "intake": intake.model_dump(mode="json", exclude_defaults=True),
         "drill": True,
         "auto_approve": scenario.auto_approve,
+        "with_people": scenario.with_people,
         "plan_file": plan_file,
         "faults": dict(scenario.faults),
         "shortfall": dict(scenario.shortfall),

@@ -23,21 +23,29 @@ INTAKE_DESCRIPTION = (
 )
 
 
-def intake_form(schema: ParameterSchema) -> ParameterSchema:
+REPORT_DESCRIPTION = (
+    "Report an incident (PLAN 4.1): a title, who you are, what happened, and its type if you "
+    "know it (unknown: the commander chooses it at the triage gate)."
+)
+
+
+def intake_form(
+    schema: ParameterSchema, field: str = "intake", description: str = INTAKE_DESCRIPTION
+) -> ParameterSchema:
     """The flow's parameter schema cut down to the intake, its required fields marked.
 
     The intake is not required at the root: the server checks every run against this schema,
     and a run by `incident_id` alone (alert dispatch) has none. An intake given is checked
     whole, so the form cannot start a run without a summary and a reporter."""
-    intake: dict[str, Any] = dict(schema.properties["intake"])
+    intake: dict[str, Any] = dict(schema.properties[field])
     options = intake.pop("anyOf", [])
     intake.update(next((o for o in options if "$ref" in o), {}))
     intake.pop("default", None)
-    intake |= {"title": "Intake", "description": INTAKE_DESCRIPTION, "position": 0}
+    intake |= {"title": field.capitalize(), "description": description, "position": 0}
     return ParameterSchema(
         title=schema.title,
         type=schema.type,
-        properties={"intake": intake},
+        properties={field: intake},
         definitions={name: _in_order(d) for name, d in schema.definitions.items()},
     )
 
@@ -61,8 +69,10 @@ def _not_null(spec: dict[str, Any]) -> dict[str, Any]:
     return {**flat, **kept[0]}
 
 
-def with_intake_form(deployment: RunnerDeployment) -> RunnerDeployment:
+def with_intake_form(deployment: RunnerDeployment, field: str = "intake") -> RunnerDeployment:
     """An incident deployment with the reporter's form (Prefect's own `prefect deploy` sets
     the schema the same way: the attribute has no public setter)."""
-    deployment._parameter_openapi_schema = intake_form(deployment._parameter_openapi_schema)
+    description = REPORT_DESCRIPTION if field == "report" else INTAKE_DESCRIPTION
+    schema = intake_form(deployment._parameter_openapi_schema, field, description)
+    deployment._parameter_openapi_schema = schema
     return deployment

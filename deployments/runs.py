@@ -32,6 +32,8 @@ if TYPE_CHECKING:
 Say = Callable[[str], None]
 log = logging.getLogger("irp.runs")
 GATE_WATCH_INTERVAL_S = 0.3
+TRIAGE = "triage"
+TRIAGE_TYPES = [t.cli_name for t in INTAKE_MODELS]
 
 
 def run_drill(
@@ -46,6 +48,7 @@ def run_drill(
     notify_url: str | None = None,
     scenario: str | None = None,
     on_gate: Say | None = None,
+    with_people: bool = False,
 ) -> tuple[str, str]:
     """Run a drill in this process (a plan scenario's, if named); return the incident id and
     the report path. `on_gate` hears, as each gate starts waiting for a person, the incident
@@ -60,6 +63,7 @@ def run_drill(
         if description:
             params["intake"]["description"] = description
         params |= {"auto_approve": auto_approve, "notify_url": notify_url}
+        params["with_people"] = with_people or params["with_people"]
         return _run(itype, params, on_gate)
     intake_model = INTAKE_MODELS[itype]
     intake = intake_model.model_validate(
@@ -79,6 +83,7 @@ def run_drill(
             "plan_file": plan_file,
             "faults": faults,
             "notify_url": notify_url,
+            "with_people": with_people,
         },
         on_gate,
     )
@@ -161,12 +166,22 @@ def gate_prompt(plan: Plan, incident_id: str, waiting: gates.WaitingGate, run_id
         f"{incident_id} waits at gate {waiting.gate} (round {waiting.round}): {policy.question}",
         f"  may decide: {who}",
         f"  answer: IRP_HOME={home} irp approve {incident_id} --decision approve "
-        f'--by {waiting.deciders[0]} --comment "..."   (or reject, escalate)',
+        f'--by {_who(plan, waiting)} --comment "..."   (or reject, escalate)',
         f"  or in the Prefect UI: {link}"
         if link
         else "  no Prefect UI: this drill runs on a temporary Prefect server (start `irp up`)",
     ]
     return "\n".join(lines)
+
+
+def _who(plan: Plan, waiting: gates.WaitingGate) -> str:
+    """How the first decider names themself: a role id, or with codes their person id and the
+    code their channel received (or open the link in that message)."""
+    if not get_settings().gate_codes:
+        return waiting.deciders[0]
+    from irp.identity.people import deciders
+
+    return f"{deciders(plan, waiting.deciders)[0].person} --code CODE"
 
 
 def _scenario(plan: Plan, name: str, itype: IncidentType) -> DrillScenario:
@@ -183,20 +198,32 @@ def _scenario(plan: Plan, name: str, itype: IncidentType) -> DrillScenario:
 
 
 def answer_gate(
-    incident_id: str, *, decision: str, approver: str, comment: str, priority: str | None
+    incident_id: str,
+    *,
+    decision: str,
+    approver: str,
+    comment: str,
+    priority: str | None,
+    code: str | None = None,
+    incident_type: str | None = None,
 ) -> str:
     """Resume the run waiting at the incident's gate with a decision, as the UI form does.
     Someone the plan does not allow is refused the way the form refuses (recorded, and the
-    form then leads with why); the form's approver is a role id, so a name is sent as its role."""
+    form then leads with why); the form's approver is a role id, so a name is sent as its role.
+    A round that sent one-time codes takes the person and their code instead (issue 12)."""
     if decision not in ANSWERS:
         raise InvalidInput(f"--decision: {decision!r} is not approve, reject or escalate")
     if priority is not None and priority not in Priority.__members__:
         raise InvalidInput(f"--priority: {priority!r} is not P1, P2, P3 or P4")
     answer = Answer(Decision(decision), approver, comment, Priority(priority) if priority else None)
+    from deployments.proven_answers import answer_with_code, codes_asked
+
+    if code is not None or codes_asked(incident_id):
+        return answer_with_code(incident_id, answer, code or "", incident_type)
     try:
         role, waiting = _admitted(incident_id, answer)
     except GateRefused as refused:
-        _show_refusal(incident_id, refused)
+        show_refusal(incident_id, refused)
         raise
     run_input = {
         "decision": decision,
@@ -204,8 +231,23 @@ def answer_gate(
         "comment": comment,
         "priority_override": priority,
     }
-    resume_waiting_run(incident_id, waiting.flow_run_id, run_input, f"gate {waiting.gate}")
+    run_input |= triage_input(waiting.gate, decision, incident_type)
+    resume_gate(incident_id, waiting, run_input)
     return waiting.gate
+
+
+def triage_input(gate: str, decision: str, incident_type: str | None) -> dict[str, str]:
+    """The triage form's extra field: it requires a type, and only an approve uses it."""
+    if gate != TRIAGE:
+        return {}
+    if decision == "approve" and incident_type not in TRIAGE_TYPES:
+        raise InvalidInput(f"--type: triage needs the type, one of {', '.join(TRIAGE_TYPES)}")
+    return {"incident_type": (incident_type or TRIAGE_TYPES[0]).replace("-", "_")}
+
+
+def resume_gate(incident_id: str, waiting: gates.WaitingGate, run_input: dict[str, Any]) -> None:
+    """Resume the run paused at `waiting` with an answer; IrpError when it is not paused."""
+    resume_waiting_run(incident_id, waiting.flow_run_id, run_input, f"gate {waiting.gate}")
 
 
 def resume_waiting_run(
@@ -219,7 +261,7 @@ def resume_waiting_run(
     from prefect.flow_runs import resume_flow_run
 
     run_id = UUID(flow_run_id)
-    _wait_until_paused(run_id)
+    wait_until_paused(run_id)
     try:
         resume_flow_run(run_id, run_input=run_input)
     except NotPausedError as exc:
@@ -248,7 +290,7 @@ def _admitted(incident_id: str, answer: Answer) -> tuple[str, gates.WaitingGate]
     return role, waiting
 
 
-def _show_refusal(incident_id: str, refused: GateRefused) -> None:
+def show_refusal(incident_id: str, refused: GateRefused) -> None:
     """Lead the form of the run's open pause with why this answer was refused, so a person
     looking at the UI sees it too (the run stays paused: nothing was resumed)."""
     with session_scope() as session:
@@ -267,14 +309,14 @@ def _show_refusal(incident_id: str, refused: GateRefused) -> None:
     from flows.gates import with_refusal
 
     run_id = UUID(incident.flow_run_id)
-    _wait_until_paused(run_id)
+    wait_until_paused(run_id)
     try:
         with get_client(sync_client=True) as client:
             state = client.read_flow_run(run_id).state
             if state is None or not state.is_paused():
                 return
             key = keyset_from_paused_state(state)["description"]
-            shown = _saved_input(client, run_id, key)
+            shown = saved_input(client, run_id, key)
             if shown is None:
                 return
             client.delete_flow_run_input(run_id, key)
@@ -285,7 +327,7 @@ def _show_refusal(incident_id: str, refused: GateRefused) -> None:
         raise GateRefused(f"{refused} (the gate's form could not say so: {exc})") from exc
 
 
-def _saved_input(client: SyncPrefectClient, run_id: UUID, key: str, deadline_s: float = 5.0) -> Any:
+def saved_input(client: SyncPrefectClient, run_id: UUID, key: str, deadline_s: float = 5.0) -> Any:
     """A run input the pausing run saves just after it pauses; None if it never comes."""
     from prefect.exceptions import ObjectNotFound
 
@@ -298,7 +340,7 @@ def _saved_input(client: SyncPrefectClient, run_id: UUID, key: str, deadline_s: 
     return None
 
 
-def _wait_until_paused(run_id: UUID, deadline_s: float = 15.0) -> None:
+def wait_until_paused(run_id: UUID, deadline_s: float = 15.0) -> None:
     """The timeline announces a gate just before the run pauses: give it that moment."""
     from prefect.client.orchestration import get_client
 

@@ -20,9 +20,11 @@ from datetime import timedelta
 from types import FrameType
 from typing import TYPE_CHECKING, cast
 
+from irp.notify import worker
 from irp.settings import get_settings, point_prefect_at_stack
 
 if TYPE_CHECKING:
+    from prefect import Flow
     from prefect.deployments.runner import RunnerDeployment
 
 MISSED_GRACE = timedelta(minutes=10)
@@ -30,13 +32,19 @@ logger = logging.getLogger("irp.serve")
 
 
 def incident_deployments() -> list[RunnerDeployment]:
-    """One deployment per incident type; its custom-run form is the type's intake."""
+    """One deployment per incident type, its custom-run form the type's intake; then
+    `report-incident/irp`, the short form for whoever discovers an incident."""
     from prefect.deployments.runner import EntrypointType
 
     from deployments.forms import with_intake_form
     from deployments.names import DEPLOYMENT
     from flows.registry import FLOWS
+    from flows.report_incident import report_incident
 
+    flows: list[tuple[Flow[..., str], str, str]] = [
+        (flow, itype.cli_name, "intake") for itype, flow in FLOWS.items()
+    ]
+    flows.append((report_incident, "report", "report"))
     return [
         with_intake_form(
             cast(
@@ -44,12 +52,13 @@ def incident_deployments() -> list[RunnerDeployment]:
                 flow.to_deployment(
                     name=DEPLOYMENT,
                     description=(flow.description or "").split("\n")[0],
-                    tags=["irp", itype.cli_name],
+                    tags=["irp", tag],
                     entrypoint_type=EntrypointType.MODULE_PATH,
                 ),
-            )
+            ),
+            field,
         )
-        for itype, flow in FLOWS.items()
+        for flow, tag, field in flows
     ]
 
 
@@ -155,6 +164,7 @@ def main() -> None:
         if missed:
             logger.warning("cancelled %d drill run(s) missed while irp was down", missed)
         stop = start_deadline_watch(max(1.0, get_settings().gate_poll_interval_s))
+        worker.start()  # sends what flows, the deadline watch and earlier runs queued
     try:
         serve(
             *deployments,
@@ -164,6 +174,7 @@ def main() -> None:
         )
     finally:
         stop.set()  # no deadline check may outlive the runner: the server may be gone
+        worker.stop()
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy.exc import OperationalError
 from starlette.requests import ClientDisconnect
 
+from deployments.answer_page import register_answer_pages
 from deployments.dispatch import Dispatcher, DispatchFn, start_deployment
 from deployments.webhook_auth import WebhookAuth, is_loopback, webhook_auth
 from irp.alerts import ingest, replay
@@ -42,6 +43,7 @@ from irp.alerts.parsers import (
 )
 from irp.alerts.storable import BodyError, RawBody, decode_form, decode_json
 from irp.db import get_engine, session_scope
+from irp.notify import paging, worker
 from irp.plan.loader import get_plan
 from irp.settings import Settings, database_url_in_use, get_settings, point_prefect_at_stack
 
@@ -255,17 +257,23 @@ def create_app(
                 if sweeper.due():
                     replay.forget_expired(session)
             truncation = ingest.Truncation(delivery.truncated, source, delivery.group_key)
-            return ingest.ingest_alerts(
+            result = ingest.ingest_alerts(
                 session, delivery.alerts, rules, raw=raw, truncation=truncation
             )
+            paged = paging.page_opened(session, result.opened)
+        if paged:
+            worker.kick()
+        return result
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         dispatcher.start()
+        worker.start(db_url)
         yield
         # Stopping must not wait out a dispatch stuck on an unreachable Prefect API: whatever
         # is still pending is found by the next start's sweep (dispatch is idempotent).
         await run_in_threadpool(dispatcher.stop, SHUTDOWN_WAIT_S)
+        await run_in_threadpool(worker.stop, SHUTDOWN_WAIT_S)
 
     app = FastAPI(
         title="irp alert webhook",
@@ -317,6 +325,7 @@ def create_app(
             dependencies=[Depends(delivery_gate)],
             name=f"alerts_{source}",
         )
+    register_answer_pages(app)
     app.openapi = _openapi(app)  # type: ignore[method-assign]
     return app
 

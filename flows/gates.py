@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any, Literal, TypeVar
 from uuid import UUID
@@ -24,16 +26,19 @@ from irp.gates import machine
 from irp.gates import service as gates
 from irp.gates import waits as gate_waits
 from irp.gates.machine import Answer, Decision, GateOutcome, GateRound, Verdict
+from irp.identity import gates as proven
+from irp.identity.people import deciders
 from irp.redact import plan_redactor
 from irp.settings import get_settings
 from models.base import utcnow
 from models.enums import Priority
 from models.plan import Plan
 from tasks.board import publish_board
-from tasks.notify import announce_gate
+from tasks.notify import announce_gate, notify_url
 
-FormT = TypeVar("FormT", bound=RunInput)
-"""A wait's typed form: a gate's, or a report part's (flows/report_parts.py)."""
+Form = TypeVar("Form", bound=RunInput)
+"""A wait's typed form: a gate's, a manual task's (flows/manual_tasks.py) or a report part's
+(flows/report_parts.py)."""
 
 
 class GateInput(RunInput):
@@ -48,13 +53,30 @@ class GateInput(RunInput):
         default=None, description="Change the priority (P1-P4) if the grading is wrong"
     )
     comment: str = Field(default="", max_length=4000, description="Why: goes on the timeline")
+    code: str = Field(
+        default="",
+        max_length=1000,
+        description="The one-time code sent to you (never put on the timeline)",
+    )
 
 
-def gate_form(plan: Plan, allowed: list[str], description: str) -> type[GateInput]:
-    """This round's form: `approver` is a choice of the roles allowed now, so the UI offers a
-    select and Prefect's server refuses anyone else (`"status": "REJECT"`) before the run
-    resumes."""
-    who = ", ".join(f"{r} ({plan.role_person(r)})" for r in allowed)
+def gate_form(
+    plan: Plan,
+    allowed: list[str],
+    description: str,
+    base: type[GateInput] = GateInput,
+    *,
+    people: bool = False,
+) -> type[GateInput]:
+    """This round's form: `approver` is a choice of the roles allowed now (with codes: of the
+    people holding them), so the UI offers a select and Prefect's server refuses anyone else
+    (`"status": "REJECT"`) before the run resumes."""
+    if people:
+        holders = deciders(plan, allowed)
+        who = ", ".join(f"{d.person} ({d.name}, {d.role})" for d in holders)
+        allowed = [d.person for d in holders]
+    else:
+        who = ", ".join(f"{r} ({plan.role_person(r)})" for r in allowed)
     choice: Any = Literal[tuple(allowed)]
 
     def as_select(schema: dict[str, Any]) -> None:
@@ -62,18 +84,27 @@ def gate_form(plan: Plan, allowed: list[str], description: str) -> type[GateInpu
         schema["enum"] = list(allowed)
 
     form = create_model(
-        GateInput.__name__,
-        __base__=GateInput,
+        base.__name__,
+        __base__=base,
         approver=(choice, Field(description=f"Who decides: {who}", json_schema_extra=as_select)),
     )
     return form.with_initial_data(description=description, decision="approve")
 
 
 def decide(
-    incident_id: str, gate: str, plan: Plan, *, auto_approve: bool, context: str = ""
+    incident_id: str,
+    gate: str,
+    plan: Plan,
+    *,
+    auto_approve: bool,
+    context: str = "",
+    form: type[GateInput] = GateInput,
+    on_answer: Callable[[GateInput], None] | None = None,
 ) -> GateOutcome:
     """Wait for an allowed decider and return the outcome that settles the gate (proceed,
-    reject or stop); what each answer or timeout means is the gate machine's call."""
+    reject or stop); what each answer or timeout means is the gate machine's call. A gate
+    asking more than the decision has its own `form`; `on_answer` keeps an accepted answer's
+    fields before the verdict is recorded."""
     stands = gates.standing(incident_id, gate)
     if stands.settled is not None:
         return stands.settled
@@ -94,7 +125,9 @@ def decide(
         else:
             requested_at = asking.asked.since
             if flow_run.get_id() not in asking.asked.flow_run_ids:
-                answer = _answer_given_to(asking.asked.flow_run_ids, key) if undecided else None
+                answer = (
+                    _answer_given_to(asking.asked.flow_run_ids, key, form) if undecided else None
+                )
                 if answer is None:
                     gate_waits.record_reasked(
                         incident_id,
@@ -106,13 +139,11 @@ def decide(
         undecided = False
         if answer is None:
             text = _form_text(incident_id, plan, round_, context, asking.refusal)
-            form = gate_form(plan, round_.deciders, text)
-            answer = (
-                wait_then_suspend(form, key, requested_at, round_.wait_s)
-                if suspend
-                else pause(form, key, requested_at, round_.wait_s)
-            )
-        verdict = machine.judge(round_, _as_answer(answer), plan)
+            asked = gate_form(plan, round_.deciders, text, form, people=proven.required(round_))
+            answer = wait_for(asked, key, requested_at, round_.wait_s, suspend=suspend)
+        verdict = _judge(incident_id, plan, round_, answer)
+        if on_answer is not None and answer is not None and verdict.accepted:
+            on_answer(answer)
         outcome = _record(incident_id, plan, round_, verdict, requested_at)
         if outcome.settles:
             return outcome
@@ -121,6 +152,22 @@ def decide(
         if verdict.timed_out_to_escalation:
             _escalated(incident_id, plan, round_)
         round_ = round_.after(verdict)
+
+
+def _judge(incident_id: str, plan: Plan, round_: GateRound, answer: GateInput | None) -> Verdict:
+    """The machine's verdict; with codes, on the proven person's role, recorded as the person
+    (an unproven answer is refused with why)."""
+    if answer is None or not proven.required(round_):
+        return machine.judge(round_, _as_answer(answer), plan)
+    proof = proven.prove_answer(incident_id, plan, round_, answer.approver, answer.code)
+    if proof.person is None:
+        return Verdict(
+            GateOutcome.refused, Decision(answer.decision), answer.approver, reason=proof.reason
+        )
+    decision = Decision(answer.decision)
+    as_role = Answer(decision, proof.person.role, answer.comment, answer.priority_override)
+    verdict = machine.judge(round_, as_role, plan)
+    return replace(verdict, approver=proof.person.name)
 
 
 def _as_answer(answer: GateInput | None) -> Answer | None:
@@ -145,6 +192,16 @@ def _record(
     return outcome
 
 
+def wait_for(
+    form: type[Form], key: str, requested_at: datetime, timeout: float, *, suspend: bool
+) -> Form | None:
+    """The person's answer on `form`, or None when `timeout` (from `requested_at`) passes:
+    in-process, or (`suspend`) in-process first and then with the process freed."""
+    if suspend:
+        return _wait_then_suspend(form, key, requested_at, timeout)
+    return _pause(form, key, requested_at, timeout)
+
+
 def may_suspend(timeout: float) -> bool:
     """Suspend (free the process) only a deployment run, and only a wait outlasting the
     in-process wait `gate_suspend_after_s`."""
@@ -155,27 +212,27 @@ def may_suspend(timeout: float) -> bool:
     return settings.gate_suspend and has_deployment and timeout > settings.gate_suspend_after_s
 
 
-def wait_then_suspend(
-    form: type[FormT], key: str, requested_at: datetime, timeout: float
-) -> FormT | None:
+def _wait_then_suspend(
+    form: type[Form], key: str, requested_at: datetime, timeout: float
+) -> Form | None:
     """A quick answer finds the run paused in-process (resumes in about a second); after
     `gate_suspend_after_s` the run suspends and frees its process until answered or due."""
     hot_until = requested_at + timedelta(seconds=get_settings().gate_suspend_after_s)
     hot_left = (hot_until - utcnow()).total_seconds()
     if hot_left >= 1:
-        answer = pause(form, key, requested_at, get_settings().gate_suspend_after_s)
+        answer = _pause(form, key, requested_at, get_settings().gate_suspend_after_s)
         if answer is not None:
             return answer
     return _suspend(form, f"{key}-suspended", requested_at + timedelta(seconds=timeout))
 
 
-def pause(form: type[FormT], key: str, requested_at: datetime, timeout: float) -> FormT | None:
+def _pause(form: type[Form], key: str, requested_at: datetime, timeout: float) -> Form | None:
     """Wait in-process for what is left of the timeout; None when it passes."""
     left = timeout - (utcnow() - requested_at).total_seconds()
     if left <= 0:  # a run taking over found the round already overdue
         return None
     try:
-        answer: FormT | None = pause_flow_run(  # type: ignore[call-overload]
+        answer: Form | None = pause_flow_run(  # type: ignore[call-overload]
             wait_for_input=form,
             timeout=max(1, math.ceil(left)),
             poll_interval=get_settings().gate_poll_interval_s,
@@ -188,7 +245,7 @@ def pause(form: type[FormT], key: str, requested_at: datetime, timeout: float) -
     return answer
 
 
-def _suspend(form: type[FormT], key: str, deadline: datetime) -> FormT | None:
+def _suspend(form: type[Form], key: str, deadline: datetime) -> Form | None:
     """Suspend: the process exits and the flow starts again from the top when resumed.
 
     The deadline is irp's, not the server's (no server timeout: an expired suspension would
@@ -202,15 +259,17 @@ def _suspend(form: type[FormT], key: str, deadline: datetime) -> FormT | None:
     return suspend_flow_run(wait_for_input=form, key=key)
 
 
-def _stored_answer(form: type[FormT], key: str) -> FormT | None:
-    """The answer a resume saved for suspension `key` of this run, if any."""
+def _stored_answer(form: type[Form], key: str) -> Form | None:
+    """The answer a resume saved for this run's suspension `key`, if any."""
     value: dict[str, object] | None = read_flow_run_input(  # type: ignore[assignment]
         keyset_from_base_key(f"suspended-{key}")["response"]
     )
     return form.model_validate(value) if value else None
 
 
-def _answer_given_to(flow_run_ids: frozenset[str], key: str) -> GateInput | None:
+def _answer_given_to(
+    flow_run_ids: frozenset[str], key: str, form: type[GateInput]
+) -> GateInput | None:
     """An answer to this round that reached a run which then died (a person resumed a pause
     whose process was gone): it is the decision, not a reason to ask again."""
     for run_id in sorted(flow_run_ids - {flow_run.get_id()}):
@@ -219,7 +278,7 @@ def _answer_given_to(flow_run_ids: frozenset[str], key: str) -> GateInput | None
                 keyset_from_base_key(pause_key)["response"], flow_run_id=UUID(run_id)
             )
             if value:
-                return GateInput.model_validate(value)
+                return form.model_validate(value)
     return None
 
 
@@ -229,6 +288,8 @@ def _announce(incident_id: str, plan: Plan, round_: GateRound, suspend: bool) ->
     extra = {"gate": round_.gate, "gate_title": policy.title, "round": round_.number}
     extra |= {"deciders": round_.deciders, "question": policy.question}
     announce_gate(incident_id, "gate_waiting", plan, extra=extra, audiences=round_.deciders)
+    if proven.required(round_):
+        proven.send_codes(incident_id, plan, round_, notify_url())
     gate_waits.record_waiting(incident_id, round_, flow_run_id=flow_run.get_id(), suspended=suspend)
     publish_board(plan)
 
@@ -249,10 +310,13 @@ def _form_text(
     the Prefect UI shows it."""
     policy = round_.policy
     who = ", ".join(f"`{r}` ({plan.organisation.roles[r].person})" for r in round_.deciders)
+    shell = f'irp approve {incident_id} --decision approve --by <role> --comment "..."'
+    if proven.required(round_):
+        shell = shell.replace("<role>", "<person> --code <the code sent to you>")
     text = (
         f"### {policy.title} - {incident_id}\n\n{policy.question}\n\n{context}\n\n"
         f"**May decide:** {who}. Timeout {policy.timeout_s:g} s, then: {policy.on_timeout}.\n\n"
-        f'From a shell: `irp approve {incident_id} --decision approve --by <role> --comment "..."`'
+        f"From a shell: `{shell}`"
     )
     return with_refusal(text, refusal, plan) if refusal else plan_redactor(plan).redact(text)
 

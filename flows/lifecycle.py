@@ -17,9 +17,12 @@ from prefect.runtime import flow_run
 from prefect.states import State
 
 from flows import gates
+from flows.manual_tasks import work_for_people
 from flows.report_parts import write_and_accept
 from flows.run_names import name_run
 from flows.run_process import label_process
+from flows.triage import GATE as TRIAGE
+from flows.triage import triage
 from irp.drills.scenarios import drill_setup
 from irp.duties.signoffs import signoffs
 from irp.errors import ActionFailed
@@ -54,6 +57,13 @@ class Run:
     notify_url: str | None = None
     drill: bool = False
     unanswered: frozenset[str] = frozenset()
+    with_people: bool = False
+
+    @property
+    def drill_policy_answers(self) -> bool:
+        """Manual tasks are answered by the drill policy, on record as such: in a drill (or a
+        run whose gates it decides), unless the drill is held with people."""
+        return (self.drill or self.auto_approve) and not self.with_people
 
     def auto_decides(self, gate: str) -> bool:
         """The drill policy answers this gate (a drill scenario may leave one unanswered)."""
@@ -72,8 +82,10 @@ def run_incident(
     notify_url: str | None = None,
     scenario: str | None = None,
     shortfall: dict[str, int] | None = None,
+    with_people: bool = False,
 ) -> str:
-    """Walk the plan for one incident and return its id."""
+    """Walk the plan for one incident and return its id (`with_people`: a drill's manual
+    tasks go to their real owners instead of the drill policy)."""
     plan, unanswered = drill_setup(get_plan(plan_file), scenario)
     options: dict[str, Any] = {"auto_approve": auto_approve, "plan_file": plan_file}
     if scenario is not None:
@@ -82,8 +94,12 @@ def run_incident(
     name_run(incident_id)
     run = Run(incident_id, plan, auto_approve, faults=dict(faults or {}), notify_url=notify_url)
     run.shortfall, run.drill, run.unanswered = dict(shortfall or {}), drill, unanswered
+    run.with_people = with_people
     _announce_once(run, "report_received")
     try:
+        triaged = triage(incident_id, run.plan)  # a report without a type: the commander's call
+        if triaged is not None:
+            _settle(run, TRIAGE, triaged)
         for stage, body in STAGES:
             if stages.has_ended(incident_id):
                 break
@@ -124,9 +140,11 @@ def command(run: Run) -> None:
 
 
 def response(run: Run) -> None:
-    """PLAN 4.3: the type's playbook; every action runs even if one fails, then failures escalate."""
+    """PLAN 4.3: the type's playbook; every action runs even if one fails, then the manual
+    tasks are worked by people; failures (an action's or a task's) escalate."""
     failed: list[str] = []
-    for spec in stages.planned_actions(run.incident_id, run.plan):
+    planned = stages.planned_actions(run.incident_id, run.plan)
+    for spec in (s for s in planned if not s.manual):
         if spec.gate is not None:
             outcome = gates.decide(
                 run.incident_id,
@@ -147,6 +165,7 @@ def response(run: Run) -> None:
         )
         if state.is_failed():
             failed.append(spec.title)
+    failed += work_for_people(run, [s for s in planned if s.manual])
     if failed:
         commander = run.plan.organisation.commander
         record_escalation(
@@ -158,8 +177,8 @@ def response(run: Run) -> None:
         raise ActionFailed(
             f"{run.incident_id}: {len(failed)} action(s) failed: {', '.join(failed)}"
         )
-    mark_contained(run.incident_id)
-    _announce_once(run, "contained")
+    if mark_contained(run.incident_id):
+        _announce_once(run, "contained")
 
 
 def logistics(run: Run) -> None:

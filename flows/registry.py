@@ -53,4 +53,4 @@ def _flow_signature(intake_model: type[IncidentIntake]) -> inspect.Signature:
     return signature.replace(parameters=[intake, *options], return_annotation=str)
 
 
-FLOWS: dict[IncidentType, Flow[..., str]] = {t: incident_flow(t) for t in IncidentType}
+FLOWS: dict[IncidentType, Flow[..., str]] = {t: incident_flow(t) for t in INTAKE_MODELS}

@@ -13,7 +13,7 @@ from prefect.runtime import flow_run
 from pydantic import Field, create_model
 
 from flows import gates
-from flows.gates import may_suspend, pause, wait_then_suspend
+from flows.gates import may_suspend, wait_for
 from irp.db import session_scope
 from irp.duties import report_parts as parts
 from irp.gates.machine import GateOutcome
@@ -94,8 +94,7 @@ def _collect(incident_id: str, plan: Plan, revision: int, *, auto: bool) -> None
     while groups:
         key = f"report-part-{revision}-{parts.answers_so_far(incident_id, revision) + 1}"
         form = part_form(plan, groups, _form_text(incident_id, plan, revision, groups))
-        wait = wait_then_suspend if suspend else pause
-        answer = wait(form, key, since, timeout)
+        answer = wait_for(form, key, since, timeout, suspend=suspend)
         if answer is None:
             parts.record_missing(incident_id, revision, groups)
             return

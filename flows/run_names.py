@@ -15,6 +15,8 @@ from irp.incidents import stages
 from irp.redact import default_redactor
 
 MAX_NAME = 120
+STATED = ("intake", "report")
+"""Flow parameters that carry what a reporter states (personal data)."""
 log = logging.getLogger("irp.flows")
 
 
@@ -45,13 +47,21 @@ def flow_run_name() -> str:
 
 
 def name_run(incident_id: str) -> None:
-    """Once the incident is recorded its run carries its id (a reported run learns it now)."""
+    """Once the incident is recorded its run carries its id (a reported run learns it now), and
+    its parameters keep the id instead of what the reporter stated: Prefect stores and shows
+    parameters unmasked, and the incident holds the intake now."""
     context = FlowRunContext.get()
     if context is None or context.flow_run is None:
         return
     incident = stages.read_incident(incident_id)
     name = incident_run_name(incident.id, incident.summary, drill=incident.drill)
-    if context.flow_run.name != name:
-        with get_client(sync_client=True) as client:
-            client.set_flow_run_name(context.flow_run.id, name)
-        context.flow_run.name = name
+    stored = dict(context.flow_run.parameters)
+    stated = [key for key in STATED if stored.get(key) is not None]
+    if context.flow_run.name == name and not stated:
+        return
+    kept = {k: v for k, v in stored.items() if k not in STATED} | {"incident_id": incident_id}
+    with get_client(sync_client=True) as client:
+        client.update_flow_run(context.flow_run.id, name=name, parameters=kept if stated else None)
+    context.flow_run.name = name
+    if stated:
+        context.flow_run.parameters = kept

@@ -145,10 +145,16 @@ def session_scope(url: str | None = None) -> Iterator[Session]:
 
 
 def insert_ignore(session: Session, table: Table, values: dict[str, Any]) -> bool:
-    """INSERT ... ON CONFLICT DO NOTHING RETURNING; True if the row went in. RETURNING, not
-    rowcount: psycopg 3 reports rowcount -1 for a new row and a conflict alike."""
+    """INSERT ... ON CONFLICT DO NOTHING; True if the row went in."""
+    return insert_new(session, table, values) is not None
+
+
+def insert_new(session: Session, table: Table, values: dict[str, Any]) -> Any | None:
+    """INSERT ... ON CONFLICT DO NOTHING RETURNING the primary key: the new row's key, or None
+    if a row with that key or a unique value exists. RETURNING, not rowcount: psycopg 3
+    reports rowcount -1 for a new row and a conflict alike."""
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     key = next(iter(table.primary_key.columns))
     statement = insert(table).values(**values).on_conflict_do_nothing().returning(key)
-    return session.execute(statement).first() is not None
+    return session.execute(statement).scalar()

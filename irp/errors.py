@@ -38,3 +38,8 @@ class ActionFailed(IrpError):
 class ReportNotWritten(IrpError):
     """A report's files could not be written (no space, no permission, a file where a folder
     should be): exit 1; the incident keeps waiting for its report."""
+
+
+class TaskRefused(InvalidInput):
+    """An answer to a manual task the plan does not admit (wrong role, answered already,
+    missing note or evidence): exit 2, and the task stays as it was."""

@@ -12,6 +12,8 @@ from pathlib import Path
 from pydantic import Field, PrivateAttr, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from irp.prefect_auth import read_auth_file
+
 HEARTBEAT_S = 30
 
 
@@ -53,6 +55,11 @@ class Settings(BaseSettings):
         "by a Prefect automation, and its incident is recovered by a new run.",
     )
     prefect_port: int = Field(default=4200, ge=1, le=65535, description="`irp up`: Prefect port.")
+    prefect_auth_string: SecretStr | None = Field(
+        default=None,
+        description="The Prefect API's secret (`user:password`): `irp up` enforces it instead of "
+        "making its own; clients of an external server present it.",
+    )
     prefect_ui_url: str | None = Field(
         default=None, description="Base URL of the Prefect UI for links."
     )
@@ -76,6 +83,21 @@ class Settings(BaseSettings):
     webhook_max_body: int = Field(default=1 << 20, gt=0, description="Largest body, bytes.")
     webhook_local_demo: bool = Field(
         default=False, description="Accept unauthenticated alerts (local demo only)."
+    )
+    gate_codes: bool = Field(
+        default=True,
+        description="A person answers a gate with the one-time code or signed link sent to "
+        "their own channel (issue 12); false: the role alone, as before (tests of other parts).",
+    )
+    identity_key: SecretStr | None = Field(
+        default=None,
+        description="Key that hashes codes and signs gate links; default: a 0600 file under "
+        "home (run/identity.key). Every irp process of one stack must share it.",
+    )
+    public_url: str | None = Field(
+        default=None,
+        description="Base URL people reach the webhook app at, for gate links; default: "
+        "http://webhook_host:webhook_port.",
     )
     _decided_database_url: str | None = PrivateAttr(default=None)
 
@@ -120,7 +142,7 @@ def point_prefect_at_stack(settings: Settings | None = None) -> None:
     """Called once by each entry point (the CLI's Prefect commands, serve, the webhook) before
     Prefect is imported: keep Prefect's state under IRP_HOME, stay offline, beat every 30 s,
     and talk to the stack `irp up` started if it answers (else Prefect starts a temporary
-    server). Variables already set win."""
+    server), presenting the API's secret (`prefect_auth_string`). Variables already set win."""
     settings = settings or get_settings()
     settings.prefect_home.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("PREFECT_HOME", str(settings.prefect_home))
@@ -132,6 +154,25 @@ def point_prefect_at_stack(settings: Settings | None = None) -> None:
         api_url = running_stack_api_url(settings)
         if api_url:
             os.environ["PREFECT_API_URL"] = api_url
+    if "PREFECT_API_AUTH_STRING" not in os.environ:
+        secret = prefect_auth_string(settings, os.environ.get("PREFECT_API_URL"))
+        if secret:
+            os.environ["PREFECT_API_AUTH_STRING"] = secret
+
+
+def prefect_auth_string(settings: Settings, api_url: str | None) -> str | None:
+    """The secret to present to `api_url`: IRP_PREFECT_AUTH_STRING, else the one in the file a
+    running stack names, if `api_url` is that stack's (never sent to another server)."""
+    if settings.prefect_auth_string is not None:
+        return settings.prefect_auth_string.get_secret_value()
+    stack = running_stack(settings) or {}
+    file = stack.get("prefect_auth_file")
+    if not file or not api_url or stack.get("api_url") != api_url:
+        return None
+    try:
+        return read_auth_file(Path(str(file)))
+    except OSError:  # not this user's stack: the server will answer 401, said by the caller
+        return None
 
 
 def stack_file(settings: Settings | None = None) -> Path:

@@ -9,7 +9,9 @@ from models.drill_score import DrillScore
 from models.evidence import Evidence
 from models.gate import GateDecision
 from models.incident import Incident, IncidentPublic
+from models.manual_task import ManualTask
 from models.notification import Notification
+from models.one_time_code import OneTimeCode
 from models.report_part import ReportPart
 from models.resource import ResourceAllocation
 from models.timeline import TimelineEvent
@@ -25,7 +27,9 @@ __all__ = [
     "GateDecision",
     "Incident",
     "IncidentPublic",
+    "ManualTask",
     "Notification",
+    "OneTimeCode",
     "ReportPart",
     "ResourceAllocation",
     "SeenWebhookMessage",

@@ -10,6 +10,10 @@ class IncidentType(StrEnum):
     network_attack = "network_attack"
     system_failure = "system_failure"
     insider_threat = "insider_threat"
+    unknown = "unknown"
+    """Reported without a type (PLAN 4.1 lets whoever discovers it report it): the commander
+    chooses the type at the triage gate. It has no intake model, playbook or flow of its own:
+    the types to respond to are `models.intake.INTAKE_MODELS`."""
 
     @property
     def cli_name(self) -> str:
@@ -74,3 +78,4 @@ class ActionStatus(StrEnum):
     undone = "undone"
     kept = "kept"
     not_run = "not_run"  # a drill recorded what an http or command action would have done
+    simulated = "simulated"  # a real incident ran a `simulate` step: nothing real was done

@@ -125,6 +125,10 @@ class SystemFailureIntake(IncidentIntake):
 class InsiderThreatIntake(IncidentIntake):
     incident_type = IncidentType.insider_threat
     drill_facts = {"account": "drill-account"}
+    subtype: Literal["malicious", "improper_operation"] = Field(
+        default="malicious",
+        description="malicious act, or improper operation by staff (PLAN 2.4: non-hostile).",
+    )
     account: str = Field(
         min_length=1, max_length=200, description="Account or employee id suspected."
     )
@@ -137,3 +141,35 @@ class InsiderThreatIntake(IncidentIntake):
     )
     records_affected: int = Field(default=0, ge=0, description="Records accessed or taken.")
     bulk_exfiltration: bool = Field(default=False, description="Bulk data exfiltration suspected.")
+
+
+REPORT_FLOW = "report-incident"
+"""The flow (and deployment `report-incident/irp`) a short-form report starts."""
+REPORTED_TYPES = ("unknown", *(t.cli_name for t in INTAKE_MODELS))
+"""What a reporter may say the type is; `unknown` goes to triage."""
+
+
+class IncidentReport(BaseModel):
+    """The short form whoever discovers an incident fills in (PLAN 4.1): the commander grades it,
+    and chooses the type at triage if the reporter could not."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: str = Field(min_length=3, max_length=500, description="One line: what is happening.")
+    reporter: str = Field(min_length=1, max_length=200, description="Who you are.")
+    what_happened: str = Field(
+        default="", max_length=20_000, description="What you saw, in your words."
+    )
+    incident_type: Literal[REPORTED_TYPES] = Field(  # type: ignore[valid-type]
+        default="unknown", description="The type if you know it; unknown: the commander decides."
+    )
+
+    @property
+    def reported_type(self) -> IncidentType:
+        return IncidentType(str(self.incident_type).replace("-", "_"))
+
+    def intake(self) -> IncidentIntake:
+        """As an intake: the facts every type shares; the type's own come with the response."""
+        return IncidentIntake(
+            summary=self.title, reporter=self.reporter, description=self.what_happened
+        )

@@ -11,6 +11,9 @@ from models.base import json_field, timestamp
 
 
 class Notification(SQLModel, table=True):
+    """A message to send (an outbox row, `pending` until the delivery worker claims it) and
+    what became of it."""
+
     id: int | None = Field(default=None, primary_key=True)
     incident_id: str | None = Field(
         default=None, foreign_key="incident.id", index=True, max_length=20
@@ -21,8 +24,19 @@ class Notification(SQLModel, table=True):
     title: str = Field(max_length=500)
     body: str = Field(max_length=20_000)
     status: str = Field(
-        default="pending", max_length=20, index=True, description="pending, sent, failed"
+        default="pending",
+        max_length=20,
+        index=True,
+        description="pending, sending (claimed), sent, failed (dead letter), suppressed, unrouted",
     )
+    route: str | None = Field(
+        default=None,
+        max_length=2000,
+        description="where to send, as configured: `${VAR}` references unexpanded, or "
+        "`mask:<target>` for a URL with credentials, found again among the plan's URLs",
+    )
+    claimed_by: str | None = Field(default=None, max_length=100)
+    claimed_at: datetime | None = timestamp()
     attempts: list[dict[str, Any]] = json_field(list)
     created_at: datetime = timestamp(nullable=False, default_now=True)
     delivered_at: datetime | None = timestamp()

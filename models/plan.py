@@ -10,6 +10,7 @@ from models.enums import IncidentType, NationalGrade, Priority, Stage
 from models.plan_alerts import DEFAULT_RULES, ClassificationRule
 from models.plan_drills import DrillProgram
 from models.plan_duties import GROUP_SIGNOFF_PREFIX, GROUP_SIGNOFF_STAGE, GroupSignoff, ReportDuties
+from models.plan_people import Person
 
 
 class Strict(BaseModel):
@@ -23,6 +24,11 @@ class Role(Strict):
     person: str = Field(description="Who holds the role (a name, not contact data).")
     group: str
     notify: list[SecretStr] = Field(default_factory=list, description="Apprise URLs (secrets).")
+    people: list[str] = Field(
+        default_factory=list,
+        description="Person ids (organisation.people) who hold the role; none: `person` with "
+        "the role's `notify` as their channels.",
+    )
 
 
 class Group(Strict):
@@ -43,6 +49,9 @@ class Organisation(Strict):
     )
     roles: dict[str, Role]
     groups: dict[str, Group]
+    people: dict[str, Person] = Field(
+        default_factory=dict, description="Who may decide gates, with their own channels."
+    )
 
 
 class Condition(Strict):
@@ -110,6 +119,10 @@ class GatePolicy(Strict):
 
 
 LIVE_EXECUTORS = ("http", "command")
+SIMULATE_FOR_REAL = (
+    "Let real incidents use this `simulate` step (recorded as simulated, never done): for test "
+    "and drill plans. Without it `irp plan validate` refuses a `simulate` step (issue 11)."
+)
 DRILL_SAFE = (
     "Run even in a drill. Otherwise a drill records what an http or command step would have "
     "sent or run, and does nothing (issue 11)."
@@ -131,11 +144,17 @@ class UndoSpec(Strict):
         return self
 
 
+Executor = Literal["simulate", "http", "command", "manual"]
+TaskNeed = Literal["note", "evidence"]
+
+
 class ActionSpec(Strict):
     key: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     title: str
     group: str = Field(description="Group id that carries out the action.")
-    executor: Literal["simulate", "http", "command"] = "simulate"
+    executor: Executor = Field(
+        default="simulate", description="manual: work for people, answered by the owner group."
+    )
     params: dict[str, Any] = Field(default_factory=dict)
     subtypes: list[str] = Field(
         default_factory=list, description="Only for these subtypes; empty = all."
@@ -151,12 +170,43 @@ class ActionSpec(Strict):
     )
     evidence: str | None = Field(default=None, description="What evidence the action preserves.")
     drill_safe: bool = Field(default=False, description=DRILL_SAFE)
+    simulate_in_real_incidents: bool = Field(default=False, description=SIMULATE_FOR_REAL)
+    owner: str | None = Field(
+        default=None, description="manual: a role id of the group narrowing who answers."
+    )
+    instructions: str | None = Field(default=None, description="manual: what the owner does.")
+    due_s: float = Field(default=3600, gt=0, description="manual: reminder when not answered.")
+    needs: list[TaskNeed] = Field(
+        default_factory=lambda: list[TaskNeed](["note"]),
+        description="manual: what an answer 'done' carries.",
+    )
+    after: list[str] = Field(
+        default_factory=list, description="manual: playbook keys answered or run first."
+    )
 
     @model_validator(mode="after")
     def _containment_declares_undo(self) -> ActionSpec:
         if self.containment and self.undo is None:
             raise ValueError("a containment action must declare undo (executor or keep)")
         return self
+
+    @model_validator(mode="after")
+    def _manual_fields(self) -> ActionSpec:
+        """Work for people says what to do; automatic steps run in playbook order."""
+        if self.executor == "manual":
+            if not self.instructions:
+                raise ValueError("instructions: a manual task says what the owner does")
+            if "note" not in self.needs:
+                raise ValueError("needs: an answer always carries a note")
+        else:
+            for name in ("owner", "instructions", "after"):
+                if getattr(self, name):
+                    raise ValueError(f"{name}: only a manual task has one")
+        return self
+
+    @property
+    def manual(self) -> bool:
+        return self.executor == "manual"
 
 
 class ResourceNeed(Strict):
@@ -271,6 +321,7 @@ class Plan(Strict):
     report: ReportDuties = Field(
         default_factory=ReportDuties, description="Report parts and acceptance (PLAN 4.6)."
     )
+    simulate_in_real_incidents: bool = Field(default=False, description=SIMULATE_FOR_REAL)
 
     def incident_type(self, incident_type: IncidentType) -> IncidentTypeSpec:
         return self.incident_types[incident_type]

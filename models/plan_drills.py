@@ -75,6 +75,10 @@ class DrillScenario(_Strict):
     auto_approve: bool = Field(
         default=True, description="The drill policy answers gates; false: people answer them."
     )
+    with_people: bool = Field(
+        default=False,
+        description="Manual tasks go to their real owners and are scored on answer times.",
+    )
     faults: dict[str, Times] = Field(
         default_factory=dict, description="Action key -> its first N attempts fail."
     )

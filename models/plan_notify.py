@@ -22,6 +22,8 @@ NotifyEvent = Literal[
     "closed",
     "report_ready",
     "clock_reminder",
+    "task_open",
+    "task_overdue",
 ]
 TemplateKind = Literal["leadership", "technical", "customer_notice", "regulator_draft"]
 
@@ -197,6 +199,8 @@ def default_routes() -> dict[NotifyEvent, list[str]]:
         "closed": everyone,
         "report_ready": ["leadership", "technical", "legal"],
         "clock_reminder": [],
+        "task_open": [],
+        "task_overdue": [],
     }
 
 

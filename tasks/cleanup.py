@@ -15,6 +15,9 @@ from tasks.common import DB_TASK
 
 # Containment measures cleanup looks at: taken, or described by a drill that held them back.
 UNDOABLE = (ActionStatus.succeeded, ActionStatus.not_run)
+SIMULATED_UNDO = (
+    "the plan's undo is `simulate`: nothing was undone, the measure stays until undone by hand"
+)
 
 
 @task(name="require-evidence", **DB_TASK)
@@ -56,6 +59,8 @@ def undo_containment(incident_id: str, plan: Plan) -> list[str]:
                 actions.record_undo(session, current, "kept", "no undo declared in the plan")
             elif undo.keep is not None:
                 actions.record_undo(session, current, "kept", undo.keep)
+            elif executors.simulated_for_real(undo.executor, drill):
+                actions.record_undo(session, current, "kept", SIMULATED_UNDO)
             elif executors.held_back(undo.executor, undo.drill_safe, drill):
                 would = executors.would_do(str(undo.executor), undo.params)
                 actions.record_undo_not_run(session, current, would)

@@ -13,7 +13,7 @@ from irp.incidents import service as incidents
 from irp.incidents import timeline
 from models import Incident
 from models.enums import IncidentType, Stage
-from models.intake import IncidentIntake
+from models.intake import IncidentIntake, IncidentReport
 from tasks.common import DB_TASK
 
 
@@ -58,3 +58,29 @@ def record_intake(
         if not timeline.stage_completed(session, incident.id, Stage.report):
             incidents.complete_stage(session, incident, Stage.report, "report recorded")
         return incident.id
+
+
+@task(name="record-report", **DB_TASK)
+def record_report(report: IncidentReport | None, incident_id: str | None) -> str:
+    """Open the incident a person reported in the short form (its type, or unknown), or find
+    the one this run drives."""
+    run_id = flow_run.get_id()
+    with session_scope() as session:
+        if incident_id is None and run_id:
+            attached = session.exec(select(Incident).where(Incident.flow_run_id == run_id)).first()
+            incident_id = attached.id if attached is not None else None
+        if incident_id is not None:
+            return incidents.get_incident(session, incident_id).id
+        if report is None:
+            raise ValueError("report: give a report or an incident_id")
+        incident = incidents.open_incident(session, report.reported_type, report.intake())
+        incident.flow_run_id = run_id  # a resumed run finds it (its parameters lose the report)
+        session.add(incident)
+        return incident.id
+
+
+@task(name="choose-type", **DB_TASK)
+def choose_type(incident_id: str, incident_type: IncidentType, by: str) -> None:
+    with session_scope() as session:
+        incident = incidents.get_incident(session, incident_id)
+        incidents.choose_type(session, incident, incident_type, by)

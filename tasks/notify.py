@@ -3,7 +3,8 @@
 `notify_task` and `tick_clocks_task` carry the retry policy for the stack or other callers.
 Inside an incident flow `announce`/`tick_clocks` run their bodies in the flow instead (task
 runs written right before a gate made the Prefect server's SQLite refuse the resume: "database
-is locked"); deliveries retry inside irp.notify.delivery and failures are only logged.
+is locked"). A flow only queues its messages (the outbox) and goes on: the delivery worker
+sends them with the retry rules of irp.notify.delivery, so a dead target never holds a stage.
 """
 
 from __future__ import annotations
@@ -19,6 +20,11 @@ from irp.incidents import service as incidents
 from irp.notify import clocks, service
 from models.plan import Plan
 from tasks.common import run_link
+
+
+def notify_url() -> str | None:
+    """The run's `notify_url` parameter (a drill's override of every channel), if any."""
+    return _notify_url(None)
 
 
 def _notify_url(notify_url: str | None) -> str | None:
@@ -39,12 +45,18 @@ def notify_task(
     audiences: list[str],
     drill_file: bool,
 ) -> list[int]:
-    """Start matching clocks, send the event, then (auto-approved drill) file the notices the
-    regulator drafts just went out for, as the drill policy."""
+    """Start matching clocks, queue the event (the delivery worker sends it), then (an
+    auto-approved drill) file the notices its regulator drafts are for, as the drill policy."""
     with session_scope() as session:
         clocks.start_clocks(session, incidents.get_incident(session, incident_id), plan)
     sent = service.notify(
-        incident_id, event, plan=plan, notify_url=notify_url, extra=extra, audiences=audiences
+        incident_id,
+        event,
+        plan=plan,
+        notify_url=notify_url,
+        extra=extra,
+        audiences=audiences,
+        wait=False,
     )
     if drill_file:
         with session_scope() as session:
@@ -56,7 +68,7 @@ def notify_task(
 
 @task(name="tick-clocks", retries=2, retry_delay_seconds=[0.5, 2], cache_policy=NO_CACHE)
 def tick_clocks_task(incident_id: str, plan: Plan, notify_url: str | None) -> int:
-    return service.tick_clocks(incident_id, lambda _: plan, notify_url=notify_url)
+    return service.tick_clocks(incident_id, lambda _: plan, notify_url=notify_url, wait=False)
 
 
 def announce(
@@ -104,6 +116,7 @@ def announce_gate(
         notify_url=_notify_url(None),
         extra=extra,
         audiences=audiences,
+        wait=False,
     )
 
 

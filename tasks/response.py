@@ -9,15 +9,22 @@ from prefect import Task, task
 from prefect.cache_policies import NO_CACHE
 
 from irp.db import session_scope
+from irp.incidents import recovery, timeline
 from irp.incidents import service as incidents
-from irp.incidents import timeline
 from irp.response import actions, custody, executors
 from irp.settings import get_settings
 from models.enums import ActionStatus, Stage
 from models.plan import ActionSpec
 
+UNCONFIRMED = "containment_unconfirmed"
 # Recorded for good: a re-run returns the record instead of acting (or rehearsing) again.
-COMPLETED = (ActionStatus.succeeded, ActionStatus.undone, ActionStatus.kept, ActionStatus.not_run)
+COMPLETED = (
+    ActionStatus.succeeded,
+    ActionStatus.undone,
+    ActionStatus.kept,
+    ActionStatus.not_run,
+    ActionStatus.simulated,
+)
 
 
 @task(name="execute-action", cache_policy=NO_CACHE)
@@ -51,6 +58,9 @@ def execute_action(incident_id: str, spec: ActionSpec, params: dict[str, Any]) -
     with session_scope() as session:
         finished = actions.get_run(session, incident_id, spec.key)
         assert finished is not None
+        if executors.simulated_for_real(spec.executor, ctx.drill):
+            actions.record_simulated(session, finished, result)  # no evidence was taken either
+            return result
         if spec.evidence:
             incident = incidents.get_incident(session, incident_id)
             item = custody.preserve_manifest(
@@ -98,11 +108,26 @@ def record_skipped(incident_id: str, spec: ActionSpec, reason: str) -> None:
 
 
 @task(name="mark-contained", cache_policy=NO_CACHE)
-def mark_contained(incident_id: str) -> None:
+def mark_contained(incident_id: str) -> bool:
+    """Containment complete, only when every containment step was really carried out; else the
+    timeline says which were held back or only simulated, and no containment time is counted."""
     with session_scope() as session:
         incident = incidents.get_incident(session, incident_id)
-        if incident.contained_at is None:
-            incidents.mark_milestone(session, incident, "contained")
+        if incident.contained_at is not None:
+            return True
+        if recovery.recorded(session, incident_id, UNCONFIRMED) is not None:
+            return False
+        missing = actions.unconfirmed_containment(session, incident_id)
+        if missing:
             timeline.record(
-                session, incident_id, Stage.response, "contained", "Containment complete"
+                session,
+                incident_id,
+                Stage.response,
+                UNCONFIRMED,
+                f"Containment not confirmed: nothing real was done for {len(missing)} "
+                f"containment step(s): {'; '.join(missing)}",
             )
+            return False
+        incidents.mark_milestone(session, incident, "contained")
+        timeline.record(session, incident_id, Stage.response, "contained", "Containment complete")
+        return True

@@ -112,6 +112,7 @@ def irp_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, database: str) -> 
     else:
         monkeypatch.delenv("IRP_DATABASE_URL", raising=False)
     monkeypatch.setenv("IRP_GATE_POLL_INTERVAL_S", "0.2")
+    monkeypatch.setenv("IRP_GATE_CODES", "false")  # proven answers: tests/identity turns them on
     get_settings.cache_clear()
     _cached_plan.cache_clear()
     yield home

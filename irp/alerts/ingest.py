@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import delete, update
 from sqlmodel import Session, col, select
@@ -22,7 +22,7 @@ from sqlmodel import Session, col, select
 from irp.alerts.classify import Classification, ClassificationRule, classify
 from irp.alerts.parsers import ParsedAlert
 from irp.alerts.storable import RawBody
-from irp.db import insert_ignore
+from irp.db import insert_ignore, insert_new
 from irp.incidents import service as incidents
 from irp.incidents import timeline
 from models import Alert, Incident, OpenIncidentGroup
@@ -64,6 +64,13 @@ def group_key(incident_type: IncidentType, service: str | None) -> str:
     return f"group:{incident_type.value}:{service or '-'}"
 
 
+class OpenGroup(NamedTuple):
+    """An alert group's open incident and its stage, as read with the group row."""
+
+    incident_id: str
+    stage: str
+
+
 def _alert_row(session: Session, dedup_key: str) -> Alert:
     return session.exec(select(Alert).where(Alert.dedup_key == dedup_key)).one()
 
@@ -92,20 +99,20 @@ def ingest_alerts(
     what arrived); `truncation` is written on the incidents the delivery's alerts belong to.
     """
     result = IngestResult()
+    groups: dict[str, OpenGroup] = {}  # group key -> its open incident, read once a delivery
     for alert in alerts:
-        _ingest_one(session, alert, rules, result, raw)
+        _ingest_one(session, alert, rules, result, raw, groups)
+    stages = {group.incident_id: group.stage for group in groups.values()}
     for incident_id, names in result.attached.items():
         if incident_id in result.opened and len(names) == 1:
             continue  # the alert that opened it; the "reported" event says so
         shown = ", ".join(names[:_ATTACHED_NAMES]) + (
             " ..." if len(names) > _ATTACHED_NAMES else ""
         )
-        incident = session.get(Incident, incident_id)
-        stage = incident.stage if incident else "report"
         timeline.record(
             session,
             incident_id,
-            stage,
+            stages[incident_id],
             "alerts_attached",
             f"{len(names)} alert(s) attached: {shown}",
             actor="webhook",
@@ -148,7 +155,10 @@ def _ingest_one(
     rules: list[ClassificationRule],
     result: IngestResult,
     raw: RawBody | None,
+    groups: dict[str, OpenGroup],
 ) -> None:
+    """A firing alert of a group with an open incident goes in already linked to it (one
+    statement); otherwise it is stored first and linked once its incident is settled."""
     found = classify(alert, rules) if alert.recognised else None
     values = {
         "source": alert.source,
@@ -167,7 +177,15 @@ def _ingest_one(
         "starts_at": alert.starts_at,
         "received_at": utcnow(),
     }
-    if not insert_ignore(session, Alert.__table__, values):  # type: ignore[attr-defined]
+    key = group_key(found.incident_type, alert.service) if found else ""
+    group = None
+    if found is not None and alert.status != "resolved":
+        group = groups.get(key) or _open_group(session, key)
+        if group is not None:
+            groups[key] = group
+            values["incident_id"] = group.incident_id
+    alert_id = insert_new(session, Alert.__table__, values)  # type: ignore[attr-defined]
+    if alert_id is None:
         existing = _alert_row(session, alert.dedup_key)
         if existing.incident_id is not None:
             result.touched.add(existing.incident_id)
@@ -177,23 +195,26 @@ def _ingest_one(
             result.duplicates += 1
         return
     result.stored += 1
-    row = _alert_row(session, alert.dedup_key)
     if found is None:
         result.unmapped += 1
         return
     if alert.status == "resolved":
-        incident_id = _open_group_incident(session, group_key(found.incident_type, alert.service))
-        if incident_id is not None:
-            row.incident_id = incident_id
+        row = _alert_row(session, alert.dedup_key)
+        group = _open_group(session, key)
+        if group is not None:
+            row.incident_id = group.incident_id
             session.add(row)
-            result.touched.add(incident_id)
+            result.touched.add(group.incident_id)
         _resolve(session, row, alert, result, already_stored=True)
         return
-    incident_id = _incident_for(session, alert, found, result)
-    row.incident_id = incident_id
-    session.add(row)
-    result.touched.add(incident_id)
-    result.attached.setdefault(incident_id, []).append(alert.name)
+    if group is None:
+        group = _incident_for(session, alert, found, result)
+        groups[key] = group
+        session.execute(
+            update(Alert).where(col(Alert.id) == alert_id).values(incident_id=group.incident_id)
+        )
+    result.touched.add(group.incident_id)
+    result.attached.setdefault(group.incident_id, []).append(alert.name)
 
 
 def _resolve(
@@ -231,36 +252,45 @@ def _resolve(
     )
 
 
-def _open_group_incident(session: Session, key: str) -> str | None:
-    """The incident the group's row names, if that incident has not ended."""
-    group = session.get(OpenIncidentGroup, key, populate_existing=True)
-    if group is None or not group.incident_id:
+def _group_row(session: Session, key: str) -> tuple[str, OpenGroup | None] | None:
+    """The group's row (None: no row): the incident it names, and that incident with its stage
+    if it has not ended. One query: the row and its incident are read together."""
+    row = session.execute(
+        select(OpenIncidentGroup.incident_id, Incident.status, Incident.stage)
+        .outerjoin(Incident, col(Incident.id) == col(OpenIncidentGroup.incident_id))
+        .where(col(OpenIncidentGroup.group_key) == key)
+    ).first()
+    if row is None:
         return None
-    incident = session.get(Incident, group.incident_id)
-    if incident is None or incident.status in ENDED:
-        return None
-    return incident.id
+    incident_id, status, stage = row
+    is_open = status is not None and status not in ENDED
+    return incident_id, OpenGroup(incident_id, str(stage)) if is_open else None
+
+
+def _open_group(session: Session, key: str) -> OpenGroup | None:
+    """The group's incident, if its row names one that has not ended."""
+    row = _group_row(session, key)
+    return row[1] if row is not None else None
 
 
 def _incident_for(
     session: Session, alert: ParsedAlert, found: Classification, result: IngestResult
-) -> str:
+) -> OpenGroup:
     """Attach to the group's open incident, or claim the group and open one."""
     key = group_key(found.incident_type, alert.service)
     for _ in range(CLAIM_ATTEMPTS):
-        group = session.get(OpenIncidentGroup, key, populate_existing=True)
-        if group is not None:
-            open_id = _open_group_incident(session, key)
-            if open_id is not None:
-                return open_id
+        row = _group_row(session, key)
+        if row is not None:
+            named, group = row
+            if group is not None:
+                return group
             # Its incident ended: free the key, unless someone already replaced the row.
             session.execute(
                 delete(OpenIncidentGroup).where(
                     col(OpenIncidentGroup.group_key) == key,
-                    col(OpenIncidentGroup.incident_id) == group.incident_id,
+                    col(OpenIncidentGroup.incident_id) == named,
                 )
             )
-            session.expunge(group)
         claimed = insert_ignore(
             session,
             OpenIncidentGroup.__table__,  # type: ignore[attr-defined]
@@ -274,7 +304,7 @@ def _incident_for(
                 .values(incident_id=incident.id)
             )
             result.opened.append(incident.id)
-            return incident.id
+            return OpenGroup(incident.id, str(incident.stage))
     raise RuntimeError(f"could not settle alert group {key!r}")  # pragma: no cover
 
 

@@ -44,6 +44,12 @@ def drill(
         str | None,
         typer.Option(help="A scenario from the plan's drills: its facts and injected faults."),
     ] = None,
+    with_people: Annotated[
+        bool,
+        typer.Option(
+            "--with-people", help="Manual tasks go to their real owners; answer times are scored."
+        ),
+    ] = False,
 ) -> None:
     """Run a complete drill of one incident type and print the incident id and report path.
 
@@ -64,10 +70,28 @@ def drill(
         reporter=reporter,
         notify_url=notify,
         scenario=scenario,
+        with_people=with_people,
         on_gate=None if auto_approve else (lambda text: typer.echo(text, err=True)),
     )
     typer.echo(f"incident: {incident_id}")
     typer.echo(f"report: {report_path}")
+    _send_queued(incident_id)
+
+
+def _send_queued(incident_id: str) -> None:
+    """Without a stack nobody else sends what the drill queued: this process's delivery worker
+    finishes it (the stages are done; a dead target only delays the exit)."""
+    from irp.notify import worker
+    from irp.settings import get_settings, running_stack
+
+    if running_stack(get_settings()) is not None:
+        return  # the stack's delivery workers send them
+    if not worker.wait_delivered(incident_id, worker.EXIT_WAIT_S):
+        typer.echo(
+            f"{incident_id}: notifications still unsent; the next irp process that sends "
+            "notifications (or `irp up`) delivers them",
+            err=True,
+        )
 
 
 def _date(value: str | None, option: str) -> datetime | None:

@@ -7,11 +7,14 @@ import sys
 from pathlib import Path
 from typing import Annotated, Any
 
+import httpx
 import typer
 
 from irp.cli import alerts as cli_alerts
 from irp.cli import drills as cli_drills
 from irp.cli import metrics as cli_metrics
+from irp.cli import report as cli_report
+from irp.cli import tasks as cli_tasks
 from irp.cli import up as cli_up
 from irp.cli.audit import audit_app
 from irp.cli.notify import register as register_notify
@@ -34,6 +37,8 @@ app.add_typer(evidence_app, name="evidence")
 register_notify(app)
 cli_metrics.register(app)
 cli_drills.register(app)
+cli_report.register(incidents_app)
+cli_tasks.register(app)
 app.add_typer(cli_alerts.alerts_app, name="alerts")
 app.add_typer(audit_app, name="audit")
 app.command("webhook")(cli_alerts.webhook)
@@ -48,10 +53,11 @@ def _echo_json(data: Any) -> None:
 def plan_validate(
     file: Annotated[Path | None, typer.Argument(help="Plan YAML (default: shipped)")] = None,
 ) -> None:
-    """Exit 0 if the plan is valid; else print every error as file:line: field: reason, exit 2."""
+    """Exit 0 if the plan is valid for real incidents; else print every error as
+    file:line: field: reason, exit 2 (a `simulate` step needs `simulate_in_real_incidents`)."""
     from irp.plan.loader import DEFAULT_PLAN_FILE, load_plan
 
-    plan = load_plan(file)
+    plan = load_plan(file, for_real_incidents=True)
     typer.echo(f"{file or DEFAULT_PLAN_FILE}: valid ({plan.name}, version {plan.version})")
 
 
@@ -137,6 +143,12 @@ def approve(
     by: Annotated[str, typer.Option("--by", help="Your role id or your name as in the plan.")] = "",
     comment: Annotated[str, typer.Option(help="Why; goes on the timeline.")] = "",
     priority: Annotated[str | None, typer.Option(help="Priority override P1-P4.")] = None,
+    code: Annotated[
+        str | None, typer.Option(help="The one-time code sent to you (--by: your person id).")
+    ] = None,
+    incident_type: Annotated[
+        str | None, typer.Option("--type", help="At the triage gate: the incident's type.")
+    ] = None,
 ) -> None:
     """Answer the gate an incident is waiting at, as the Prefect UI form does."""
     from deployments.runs import answer_gate
@@ -147,7 +159,13 @@ def approve(
     point_prefect_at_stack()
     say_where(prefect=True)
     gate = answer_gate(
-        incident_id, decision=decision, approver=by, comment=comment, priority=priority
+        incident_id,
+        decision=decision,
+        approver=by,
+        comment=comment,
+        priority=priority,
+        code=code,
+        incident_type=incident_type,
     )
     typer.echo(f"{incident_id}: gate {gate} answered {decision} by {default_redactor().redact(by)}")
 
@@ -222,7 +240,22 @@ def main(argv: list[str] | None = None) -> int:
     except IrpError as exc:
         typer.echo(f"error: {exc}", err=True)
         return 1
+    except httpx.HTTPStatusError as exc:
+        if exc.response.status_code != 401:
+            raise
+        typer.echo(f"error: {_unauthorized(exc.request.url)}", err=True)
+        return 1
     return 0
+
+
+def _unauthorized(url: httpx.URL) -> str:
+    """Why the Prefect API said 401, and what fixes it (the secret itself is never shown)."""
+    return (
+        f"the Prefect API at {url.scheme}://{url.netloc.decode()} refused this command (HTTP "
+        "401): it wants the server's secret. On the stack's machine run irp as the account that "
+        "started `irp up` (it reads the file stack.json names); elsewhere set "
+        "IRP_PREFECT_AUTH_STRING to the server's secret. PREFECT_API_KEY must be unset."
+    )
 
 
 def run() -> None:

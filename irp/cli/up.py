@@ -23,6 +23,7 @@ from typing import Annotated
 import httpx
 import typer
 
+from irp.prefect_auth import AUTH_VARIABLE
 from irp.settings import Settings, database_url_in_use, get_settings, stack_file
 from irp.stack import Stack, StackConfig, StopRequested, check_port_free
 from irp.stack.processes import Child
@@ -63,7 +64,7 @@ def start_services(
         SERVE_NAME,
         [sys.executable, "-m", "deployments.serve"],
         cwd=REPO_ROOT,
-        ready=deployments_polled(stack.api_url),
+        ready=deployments_polled(stack.api_url, stack.api_headers),
         ready_deadline_s=ready_deadline_s,
         title="serve (runs the deployments)",
         when_down="new flow runs wait Scheduled until it is back",
@@ -111,7 +112,7 @@ def _migrate(db_url: str | None) -> None:
     db.get_engine(db_url or database_url_in_use())
 
 
-def deployments_polled(api_url: str) -> Callable[[Child], bool]:
+def deployments_polled(api_url: str, headers: Mapping[str, str]) -> Callable[[Child], bool]:
     """Readiness of serve: its runner polls the incident deployments (one per incident type)
     for work. (Registered deployments outlive serve: only a poll after this child started says
     it serves them.)"""
@@ -123,7 +124,7 @@ def deployments_polled(api_url: str) -> Callable[[Child], bool]:
 
     def ready(child: Child) -> bool:
         try:
-            with httpx.Client(timeout=2, trust_env=False) as client:
+            with httpx.Client(timeout=2, trust_env=False, headers=headers) as client:
                 response = client.post(f"{api_url}/deployments/filter", json=body)
         except httpx.HTTPError:
             return False
@@ -139,11 +140,23 @@ def deployments_polled(api_url: str) -> Callable[[Child], bool]:
     return ready
 
 
-def write_stack_file(settings: Settings, urls: dict[str, str], db_url: str | None) -> Path:
-    """Tell other `irp` commands (approve, drill, incidents) how to reach this stack."""
+def auth_source(config: StackConfig) -> str:
+    """Where the person at the terminal finds the API's secret (never the secret itself)."""
+    if config.auth_file is not None:
+        return f"the line in {config.auth_file}"
+    return f"the value of {AUTH_VARIABLE}"
+
+
+def write_stack_file(
+    settings: Settings, urls: dict[str, str], db_url: str | None, config: StackConfig
+) -> Path:
+    """Tell other `irp` commands (approve, drill, incidents) how to reach this stack, and
+    where its API's secret is kept (the file, readable by its owner only)."""
     path = stack_file(settings)
     path.parent.mkdir(parents=True, exist_ok=True)
     data: dict[str, object] = {**urls, "pid": os.getpid()}
+    if config.auth_file is not None:
+        data["prefect_auth_file"] = str(config.auth_file)
     if db_url is not None and "IRP_DATABASE_URL" not in os.environ:
         data["irp_database_url"] = db_url
     tmp = path.with_suffix(".tmp")
@@ -175,7 +188,7 @@ def full_stack(
             stack.start()
             stack.env.update(env or {})
             urls = start_services(stack, settings, webhook=webhook, echo=echo)
-            write_stack_file(settings, urls, stack.env.get("IRP_DATABASE_URL"))
+            write_stack_file(settings, urls, stack.env.get("IRP_DATABASE_URL"), config)
             yield stack, urls
         finally:
             stack.stop()
@@ -198,6 +211,7 @@ def up(
         home=settings.resolved_home,
         prefect_port=port or settings.prefect_port,
         database_url=os.environ.get("IRP_PREFECT_DATABASE_URL") or None,
+        auth_string=secret.get_secret_value() if (secret := settings.prefect_auth_string) else None,
     )
     typer.echo(f"irp: starting the stack in {config.home} (logs in {config.logs_dir})")
     started = time.monotonic()
@@ -206,7 +220,7 @@ def up(
             stack,
             urls,
         ):
-            _show(urls, time.monotonic() - started)
+            _show(urls, auth_source(config), time.monotonic() - started)
             stack.run_forever()
     except StopRequested as stopped:
         _echo(f"irp: {stopped.reason} received while starting; every process it started is stopped")
@@ -219,9 +233,10 @@ def _echo(text: str) -> None:
     sys.stdout.flush()
 
 
-def _show(urls: dict[str, str], took_s: float) -> None:
+def _show(urls: dict[str, str], auth: str, took_s: float) -> None:
     typer.echo(f"\nPrefect UI   {urls['ui_url']}\nPrefect API  {urls['api_url']}")
     typer.echo(f"API docs     {urls['docs_url']}")
+    typer.echo(f"UI login     the UI asks once for the API's secret: paste {auth}")
     if "webhook_url" in urls:
         typer.echo(f"Webhook      {urls['webhook_url']}  (docs {urls['webhook_docs_url']})")
     typer.echo(

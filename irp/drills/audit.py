@@ -20,7 +20,8 @@ from irp.redact import plan_redactor
 from irp.reporting.report import Table, render, write_masked
 from models import Incident
 from models.base import utcnow
-from models.enums import IncidentStatus, IncidentType
+from models.enums import IncidentStatus
+from models.intake import INTAKE_MODELS
 from models.plan import Plan
 
 ENDED = (IncidentStatus.closed, IncidentStatus.stopped, IncidentStatus.rejected)
@@ -146,7 +147,7 @@ def audit(session: Session, plan: Plan, since: datetime | None = None) -> Audit:
     )
     last = {t: (at, n) for t, at, n in session.exec(last_query)}
     coverage = []
-    for itype in IncidentType:
+    for itype in INTAKE_MODELS:
         at, _ = last.get(itype, (None, 0))
         if at is not None and at.tzinfo is None:
             at = at.replace(tzinfo=now.tzinfo)

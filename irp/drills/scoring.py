@@ -15,8 +15,8 @@ from sqlmodel import Session, col, delete, select
 from irp.gates import service as gates
 from irp.gates.machine import FINAL_OUTCOMES
 from irp.reporting import report as reporting
-from irp.response import actions, logistics
-from models import DrillScore, Incident
+from irp.response import actions, logistics, manual
+from models import DrillScore, Incident, ManualTask
 from models.plan import Plan
 from models.plan_drills import DrillTargets
 
@@ -84,6 +84,20 @@ def score_gates(
     return rows
 
 
+def score_tasks(answered: list[ManualTask]) -> list[dict[str, object]]:
+    """A drill with people: each task answered by a person, from opened to answered, against
+    its due time (tasks the drill policy answered measure software, not people: not scored)."""
+    rows: list[dict[str, object]] = []
+    for task in answered:
+        assert task.answered_at is not None
+        due = (task.due_at - task.opened_at).total_seconds()
+        actual = round((task.answered_at - task.opened_at).total_seconds(), 3)
+        result = "met" if actual <= due else "missed"
+        note = f"{task.status.value} by {task.answered_by}"
+        rows.append(_row("task", task.key, due, actual, result, note))
+    return rows
+
+
 def find_gaps(
     plan: Plan,
     measures: pd.DataFrame,
@@ -148,19 +162,26 @@ def build_scorecard(session: Session, plan: Plan, incident: Incident) -> Scoreca
     ]
     held = logistics.allocations(session, incident.id)
     shortfalls = [(a.resource, a.shortfall) for a in held if a.shortfall]
+    answered = [t for t in manual.list_tasks(session, incident.id) if t.answered_role]
     scores = score_stages(durations, targets) + score_gates(gate_rows, targets)
+    scores += score_tasks(answered)
     spec = plan.drills.scenarios.get(scenario) if scenario else None
     faults = dict(spec.faults) if spec else {}
     gaps, follow = find_gaps(plan, measures, gate_rows, shortfalls, scores, faults)
-    people = [incident.reporter] + [
-        f"{d.approver} ({d.approver_role})" if d.approver_role else d.approver
-        for d in decided
-        if d.accepted and d.decision != "timeout"
-    ]
+    people = (
+        [incident.reporter]
+        + [
+            f"{d.approver} ({d.approver_role})" if d.approver_role else d.approver
+            for d in decided
+            if d.accepted and d.decision != "timeout"
+        ]
+        + [f"{t.answered_by} (task {t.key})" for t in answered]
+    )
     roles = plan.organisation.roles
     groups = {r.group for r in actions.runs(session, incident.id)}
     groups |= {plan.resources[a.resource].owner for a in held if a.resource in plan.resources}
     groups |= {roles[d.approver_role].group for d in decided if d.approver_role in roles}
+    groups |= {t.group for t in answered}
     return Scorecard(
         scores=pd.DataFrame(scores, columns=SCORE_COLUMNS),
         gaps=gaps,

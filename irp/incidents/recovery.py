@@ -114,10 +114,11 @@ def incidents_with_runs(session: Session, incident_id: str | None = None) -> dic
 
 def restart_parameters(incident: Incident, previous: dict[str, Any] | None) -> dict[str, Any]:
     """The new run's parameters: the crashed run's own (its notify URL, faults, drill policy),
-    or the options the incident was opened with when Prefect lost the run; never the intake
-    (the incident exists), always the incident id."""
+    or the options the incident was opened with when Prefect lost the run; never the intake or
+    report (the incident exists), always the incident id."""
     params = dict(previous or {})
     params.pop("intake", None)
+    params.pop("report", None)
     if previous is None:
         params |= {k: v for k, v in incident.options.items() if k in ("auto_approve", "plan_file")}
         if "scenario" in incident.options:

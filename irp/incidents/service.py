@@ -119,3 +119,21 @@ def end_incident(session: Session, incident: Incident, status: IncidentStatus, r
     session.add(incident)
     mark_milestone(session, incident, "closed")
     timeline.record(session, incident.id, incident.stage, f"incident_{status.value}", reason)
+
+
+def choose_type(session: Session, incident: Incident, incident_type: IncidentType, by: str) -> None:
+    """Triage: the commander gives a report without a type its type, once; the incident keeps
+    its id and timeline, and the type's stages continue it."""
+    if incident.type is not IncidentType.unknown:
+        return
+    incident.type = incident_type
+    session.add(incident)
+    timeline.record(
+        session,
+        incident.id,
+        Stage.report,
+        "triaged",
+        f"Triage: the incident is a {incident_type.value}, chosen by {by}",
+        actor=by,
+        data={"incident_type": incident_type.value},
+    )

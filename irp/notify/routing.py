@@ -37,20 +37,23 @@ CONTACT_TEMPLATES: dict[str, TemplateKind] = {
 
 @dataclass(frozen=True)
 class Target:
-    """One Apprise URL (a secret) and the tags that route to it."""
+    """One Apprise URL (a secret), as configured (`ref`, `${VAR}` unexpanded), and its tags."""
 
     url: SecretStr
     tags: frozenset[str]
+    ref: str
 
 
 @dataclass(frozen=True)
 class Route:
-    """One message to send: to whom, in which words, where; `url` None means not sent."""
+    """One message to send: to whom, in which words, where; `url` None means not sent.
+    `ref` is the URL as configured, before `${VAR}` expansion (what an outbox row keeps)."""
 
     audience: str
     template: TemplateKind
     url: SecretStr | None
     reason: str = ""
+    ref: str = ""
 
 
 def resolve_url(url: SecretStr) -> SecretStr | None:
@@ -69,15 +72,20 @@ def plan_targets(plan: Plan) -> list[Target]:
     """Every configured URL with its tags; the same URL from two places merges its tags."""
     tags: dict[str, set[str]] = {}
     urls: dict[str, SecretStr] = {}
+    refs: dict[str, str] = {}
     org = plan.organisation
     owners = [(group.notify, {gid}) for gid, group in org.groups.items()]
     owners += [(role.notify, {rid, role.group}) for rid, role in org.roles.items()]
     owners += [(contact.notify, {cid}) for cid, contact in plan.contacts().items()]
     for configured, owner_tags in owners:
-        for url in filter(None, map(resolve_url, configured)):
+        for ref in configured:
+            url = resolve_url(ref)
+            if url is None:
+                continue
             urls.setdefault(url.get_secret_value(), url)
+            refs.setdefault(url.get_secret_value(), ref.get_secret_value())
             tags.setdefault(url.get_secret_value(), set()).update(owner_tags)
-    return [Target(urls[key], frozenset(found)) for key, found in tags.items()]
+    return [Target(urls[key], frozenset(found), refs[key]) for key, found in tags.items()]
 
 
 def select(targets: list[Target], tag: str) -> list[Target]:
@@ -118,11 +126,15 @@ def routes(
     found: list[Route] = []
     targets = plan_targets(plan)
     drill_policy = plan.notifications.drill
-    drill_targets = list(filter(None, map(resolve_url, drill_policy.targets)))
+    drill_targets = [
+        (url, ref.get_secret_value())
+        for ref in drill_policy.targets
+        if (url := resolve_url(ref)) is not None
+    ]
     for audience in audiences(plan, event, extra):
         template = template_for(plan, audience)
         if notify_url:
-            found.append(Route(audience, template, SecretStr(notify_url)))
+            found.append(Route(audience, template, SecretStr(notify_url), ref=notify_url))
             continue
         if drill and not drill_policy.page_real_people:
             if not drill_targets:
@@ -134,12 +146,12 @@ def routes(
                         "drill: the plan names no drill targets (or their variables are unset)",
                     )
                 )
-            found += [Route(audience, template, url) for url in drill_targets]
+            found += [Route(audience, template, url, ref=ref) for url, ref in drill_targets]
             continue
         chosen = select(targets, audience)
         if not chosen:
             found.append(Route(audience, template, None, f"no notify URL for {audience!r}"))
-        found += [Route(audience, template, t.url) for t in chosen]
+        found += [Route(audience, template, t.url, ref=t.ref) for t in chosen]
     return found
 
 

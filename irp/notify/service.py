@@ -1,30 +1,38 @@
-"""Sending an incident's notifications and keeping the record of every attempt.
+"""Queueing an incident's notifications and sending them again on request.
 
-`notify` renders each audience's message, stores it (redacted) as a Notification row, delivers
-it outside any database transaction (a slow target must not hold SQLite's lock), then records
-every attempt. A delivery that still fails goes on the timeline and stays in the failed list
-for `resend`; nothing here raises into the incident.
+`enqueue` renders each audience's message and stores it (redacted) as a pending Notification
+row in the caller's transaction; the delivery worker (irp.notify.worker) sends it outside any
+transaction (a slow target must not hold SQLite's lock) and records every attempt. A delivery
+that still fails goes on the timeline and stays in the failed list for `resend`; nothing here
+raises into the incident.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+import uuid
 from collections.abc import Callable, Iterable
-from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
-import apprise
-from pydantic import SecretStr
 from sqlmodel import Session, col, select
 
 from irp.db import session_scope
 from irp.errors import InvalidInput, IrpError, NotFound
 from irp.incidents import service as incidents
 from irp.incidents import timeline
-from irp.notify import clocks, routing
-from irp.notify.delivery import Attempt, DeliveryResult, deliver
+from irp.notify import clocks, outbox, routing, worker
+from irp.notify.delivery import deliver
+from irp.notify.outbox import (
+    FAILED,
+    PENDING,
+    SENDING,
+    SENT,
+    SUPPRESSED,
+    UNROUTED,
+    masked_target,
+)
 from irp.notify.templates import MessageContext, render
 from irp.plan.loader import get_plan, plan_for
 from irp.redact import RedactingFilter, Redactor
@@ -39,23 +47,11 @@ log.addFilter(RedactingFilter())
 
 Sleep = Callable[[float], None]
 Clock = Callable[[], datetime]
-SENT, FAILED, PENDING, SUPPRESSED, UNROUTED = "sent", "failed", "pending", "suppressed", "unrouted"
 
 
 def redactor_for(plan: Plan) -> Redactor:
     """Built-in detectors plus the plan's own patterns."""
     return Redactor(plan.notifications.redaction_patterns)
-
-
-def masked_target(url: str) -> str:
-    """Apprise's privacy form of a URL (credentials starred), as stored on a row."""
-    try:
-        plugin = apprise.Apprise.instantiate(url)
-    except Exception:  # a URL Apprise chokes on is still shown, masked
-        plugin = None
-    if plugin is None:
-        return url.split("://", 1)[0] + "://****" if "://" in url else "****"
-    return str(plugin.url(privacy=True))
 
 
 def notify(
@@ -66,23 +62,35 @@ def notify(
     notify_url: str | None = None,
     extra: dict[str, Any] | None = None,
     audiences: Iterable[str] = (),
+    wait: bool = True,
     sleep: Sleep = time.sleep,
     clock: Clock = utcnow,
 ) -> list[int]:
-    """Send `event` to its audiences (plan routes plus `audiences`); return the row ids.
+    """Queue `event` for its audiences (plan routes plus `audiences`); return the row ids.
 
-    Never raises: an error is logged (redacted) and put on the timeline if possible.
+    `wait=False` (a flow) leaves the rows to the delivery worker and goes on; `wait=True`
+    stores them already claimed by this call and sends them here. Never raises: an error is logged (redacted) and put on the
+    timeline if possible.
     """
+    sender = f"{outbox.worker_name()}:{uuid.uuid4().hex[:8]}" if wait else None
     try:
-        prepared = _prepare(incident_id, event, plan, notify_url, extra or {}, tuple(audiences))
-        if prepared is None:
-            return []
-        rows, urls, policy = prepared
-        results = {
-            row_id: deliver(url.get_secret_value(), title, body, sleep=sleep, clock=clock, **policy)
-            for row_id, url, title, body in urls
-        }
-        _record_results(incident_id, event, rows, results, clock)
+        with session_scope() as session:
+            incident = incidents.get_incident(session, incident_id)
+            rows = enqueue(
+                session,
+                incident,
+                event,
+                plan,
+                notify_url,
+                extra or {},
+                tuple(audiences),
+                claimed_by=sender,
+            )
+        if sender is None:
+            worker.kick()
+            return rows
+        for row_id in rows:
+            outbox.send_claimed(row_id, sender, sleep=sleep, clock=clock)
         return rows
     except Exception as exc:
         log.warning("notification %s for %s failed: %s", event, incident_id, exc)
@@ -90,47 +98,59 @@ def notify(
         return []
 
 
-def _prepare(
-    incident_id: str,
+def enqueue(
+    session: Session,
+    incident: Incident,
     event: str,
     plan: Plan,
-    notify_url: str | None,
-    extra: dict[str, Any],
-    audiences: tuple[str, ...],
-) -> tuple[list[int], list[tuple[int, SecretStr, str, str]], dict[str, Any]] | None:
-    """Start clocks the facts now trigger, then render and store the rows in one transaction;
-    deliveries happen after it commits."""
-    with session_scope() as session:
-        incident = incidents.get_incident(session, incident_id)
-        clocks.start_clocks(session, incident, plan)
-        if not plan.notifications.enabled:
-            return None
-        ctx = context(session, incident, plan, event, extra)
-        redactor = redactor_for(plan)
-        rows: list[int] = []
-        sends: list[tuple[int, SecretStr, str, str]] = []
-        for route in routing.routes(
-            plan, event, drill=incident.drill, notify_url=notify_url, extra=audiences
-        ):
-            message = render(route.template, ctx, route.audience, redactor)
-            row = Notification(
-                incident_id=incident_id,
-                event=event,
-                audience=route.audience,
-                target=masked_target(route.url.get_secret_value()) if route.url else "(none)",
-                title=message.title,
-                body=message.body,
-                status=PENDING if route.url else (SUPPRESSED if incident.drill else UNROUTED),
-                attempts=[] if route.url else [{"note": route.reason}],
-            )
-            session.add(row)
-            session.flush()
-            assert row.id is not None
-            rows.append(row.id)
-            if route.url is not None:
-                sends.append((row.id, route.url, message.title, message.body))
-        policy = plan.notifications.delivery.model_dump()
-    return rows, sends, policy
+    notify_url: str | None = None,
+    extra: dict[str, Any] | None = None,
+    audiences: tuple[str, ...] = (),
+    *,
+    claimed_by: str | None = None,
+) -> list[int]:
+    """Start clocks the facts now trigger, render and store the rows as `pending`, in the
+    caller's transaction (the event's own); the worker sends them after it commits. A caller
+    that sends them itself stores them already claimed (`claimed_by`), so no worker takes one."""
+    clocks.start_clocks(session, incident, plan)
+    if not plan.notifications.enabled:
+        return []
+    ctx = context(session, incident, plan, event, extra or {})
+    redactor = redactor_for(plan)
+    rows: list[int] = []
+    counts: dict[str, int] = {}
+    for route in routing.routes(
+        plan, event, drill=incident.drill, notify_url=notify_url, extra=audiences
+    ):
+        message = render(route.template, ctx, route.audience, redactor)
+        row = Notification(
+            incident_id=incident.id,
+            event=event,
+            audience=route.audience,
+            target=masked_target(route.url.get_secret_value()) if route.url else "(none)",
+            route=outbox.route_reference(route),
+            title=message.title,
+            body=message.body,
+            status=PENDING if route.url else (SUPPRESSED if incident.drill else UNROUTED),
+            attempts=[] if route.url else [{"note": route.reason}],
+        )
+        if route.url and claimed_by is not None:
+            row.status, row.claimed_by, row.claimed_at = SENDING, claimed_by, utcnow()
+        session.add(row)
+        session.flush()
+        assert row.id is not None
+        rows.append(row.id)
+        counts[row.status] = counts.get(row.status, 0) + 1
+    summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+    timeline.record(
+        session,
+        incident.id,
+        incident.stage,
+        "notified",
+        f"Notifications for {event}: {summary or 'no audience'}",
+        data={"event": event, "counts": counts},
+    )
+    return rows
 
 
 def context(
@@ -146,73 +166,6 @@ def context(
         clocks=clocks.clock_rows(session, incident.id),
         measures=measures,
         extra=extra,
-    )
-
-
-def _attempt_dicts(attempts: list[Attempt], offset: int = 0) -> list[dict[str, Any]]:
-    out = []
-    for attempt in attempts:
-        data = asdict(attempt)
-        data["number"] = attempt.number + offset
-        data["started_at"] = attempt.started_at.isoformat()
-        data["finished_at"] = attempt.finished_at.isoformat()
-        out.append(data)
-    return out
-
-
-def _apply(row: Notification, result: DeliveryResult, clock: Clock) -> None:
-    numbered = [a for a in row.attempts if "number" in a]
-    row.attempts = [*row.attempts, *_attempt_dicts(result.attempts, len(numbered))]
-    if not result.attempts:
-        row.attempts = [*row.attempts, {"ok": False, "error": result.error}]
-    row.target = result.target
-    row.status = SENT if result.ok else FAILED
-    if result.ok:
-        row.delivered_at = clock()
-
-
-def _record_results(
-    incident_id: str,
-    event: str,
-    rows: list[int],
-    results: dict[int, DeliveryResult],
-    clock: Clock,
-) -> None:
-    with session_scope() as session:
-        incident = incidents.get_incident(session, incident_id)
-        counts: dict[str, int] = {}
-        for row_id in rows:
-            row = session.get(Notification, row_id)
-            if row is None:
-                continue
-            if row_id in results:
-                _apply(row, results[row_id], clock)
-                session.add(row)
-                if row.status == FAILED:
-                    _failed_event(session, incident, row)
-            counts[row.status] = counts.get(row.status, 0) + 1
-        summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
-        timeline.record(
-            session,
-            incident_id,
-            incident.stage,
-            "notified",
-            f"Notifications for {event}: {summary or 'no audience'}",
-            data={"event": event, "counts": counts},
-        )
-
-
-def _failed_event(session: Session, incident: Incident, row: Notification) -> None:
-    last = row.attempts[-1] if row.attempts else {}
-    timeline.record(
-        session,
-        incident.id,
-        incident.stage,
-        "notification_failed",
-        f"Notification #{row.id} ({row.event} to {row.audience}, {row.target}) failed after "
-        f"{len([a for a in row.attempts if 'number' in a])} attempt(s): {last.get('error')}; "
-        f"resend with `irp notifications resend {row.id}`",
-        data={"notification_id": row.id, "event": row.event, "audience": row.audience},
     )
 
 
@@ -277,12 +230,12 @@ def resend(
     with session_scope() as session:
         row = session.get(Notification, notification_id)
         assert row is not None
-        _apply(row, result, clock)
+        outbox.apply_result(row, result, clock)
         session.add(row)
         if row.incident_id is not None:
             incident = incidents.get_incident(session, row.incident_id)
             if row.status == FAILED:
-                _failed_event(session, incident, row)
+                outbox.failed_event(session, incident, row)
             else:
                 timeline.record(
                     session,
@@ -300,6 +253,7 @@ def tick_clocks(
     plan_of: clocks.PlanOf,
     *,
     notify_url: str | None = None,
+    wait: bool = True,
     sleep: Sleep = time.sleep,
     clock: Clock = utcnow,
 ) -> int:
@@ -337,6 +291,7 @@ def tick_clocks(
                 "deadline_at": reminder.deadline_at,
             },
             audiences=reminder.remind,
+            wait=wait,
             sleep=sleep,
             clock=clock,
         )

@@ -25,6 +25,8 @@ HEADLINES: dict[str, str] = {
     "closed": "Incident ended",
     "report_ready": "Post-incident report ready",
     "clock_reminder": "Regulatory deadline reminder",
+    "task_open": "Task for your group",
+    "task_overdue": "Task overdue: reminder and escalation",
 }
 TEMPLATE_TITLES: dict[TemplateKind, str] = {
     "leadership": "leadership summary",
@@ -237,6 +239,14 @@ def _event_lines(ctx: MessageContext) -> list[str]:
             f'From a shell: irp approve {iid} --decision approve --by <role> --comment "..."'
         )
         return lines
+    if ctx.event in ("task_open", "task_overdue"):
+        return [
+            f"Task {x.get('task')}: {x.get('task_title')} (owners: {', '.join(x.get('owners', []))})",
+            f"What to do: {x.get('instructions', '')}",
+            f"Due: {_fmt(x.get('due_at'))}",
+            f'Answer: irp tasks done {x.get("task")} --by <role> --note "..." (or fail, skip), '
+            f"or in the Prefect UI: {x.get('run_link') or 'flow run ' + str(x.get('flow_run_id'))}",
+        ]
     if ctx.event == "report_ready":
         return [f"Report: {x.get('report_path', tbc('report path'))}"]
     if ctx.event == "closed":

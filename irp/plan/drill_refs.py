@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import ValidationError
 
+from models.enums import IncidentType
 from models.plan import Plan
 
 Loc = tuple[str | int, ...]
@@ -20,6 +21,8 @@ def drill_reference_errors(plan: Plan) -> list[tuple[Loc, str]]:
     for name, spec in plan.drills.scenarios.items():
         base: Loc = ("drills", "scenarios", name)
         kind = plan.incident_types.get(spec.incident_type)
+        if spec.incident_type is IncidentType.unknown:
+            problems.append(((*base, "incident_type"), "a drill responds to a known type"))
         if kind is None:
             continue
         if spec.subtype is not None and spec.subtype not in kind.subtypes:

@@ -11,19 +11,23 @@ import yaml
 from pydantic import ValidationError
 
 from irp.errors import PlanError
+from irp.identity.people import people_errors
 from irp.plan.drill_refs import drill_reference_errors
 from irp.plan.notify_refs import notify_reference_errors
+from irp.plan.simulated import simulated_in_real_incidents
 from models.enums import IncidentType
 from models.incident import Incident
-from models.plan import LIVE_EXECUTORS, Plan
+from models.intake import INTAKE_MODELS
+from models.plan import LIVE_EXECUTORS, ActionSpec, Plan
 
 DEFAULT_PLAN_FILE = Path(__file__).with_name("default_plan.yaml")
 
 Loc = tuple[str | int, ...]
 
 
-def load_plan(path: Path | str | None = None) -> Plan:
-    """Read and validate a plan file; raise PlanError listing every problem."""
+def load_plan(path: Path | str | None = None, *, for_real_incidents: bool = False) -> Plan:
+    """Read and validate a plan file; raise PlanError listing every problem.
+    `for_real_incidents` (`irp plan validate`) also refuses unmarked `simulate` steps."""
     path = Path(path) if path is not None else DEFAULT_PLAN_FILE
     try:
         text = path.read_text(encoding="utf-8")
@@ -50,6 +54,8 @@ def load_plan(path: Path | str | None = None) -> Plan:
             found += _unaffected(reference_errors(partial), pruned)
         raise PlanError(_messages(path, node, found)) from exc
     problems = reference_errors(plan)
+    if for_real_incidents:
+        problems += simulated_in_real_incidents(plan)
     if problems:
         raise PlanError(_messages(path, node, problems))
     return plan
@@ -192,12 +198,20 @@ def reference_errors(plan: Plan) -> list[tuple[Loc, str]]:
             problems.append(
                 (("gates", key, "escalate_to"), "on_timeout escalate needs escalate_to")
             )
-    for required in ("activation", "signoff", plan.report.acceptance_gate):
+    for required in ("triage", "activation", "signoff", plan.report.acceptance_gate):
         if required not in plan.gates:
             problems.append((("gates",), f"missing gate {required!r} (the stage skeleton asks it)"))
-    for itype in IncidentType:
+    triage = plan.gates.get("triage")
+    for field in ("on_timeout", "on_final_timeout"):
+        if triage is not None and getattr(triage, field) == "proceed":
+            problems.append((("gates", "triage", field), "proceed: a person must choose the type"))
+    for itype in INTAKE_MODELS:
         if itype not in plan.incident_types:
             problems.append((("incident_types",), f"missing incident type {itype.value!r}"))
+    if IncidentType.unknown in plan.incident_types:
+        problems.append(
+            (("incident_types", "unknown"), "not a type to respond to: triage chooses one")
+        )
     for itype, spec in plan.incident_types.items():
         base = ("incident_types", itype.value)
         seen: set[str] = set()
@@ -220,6 +234,7 @@ def reference_errors(plan: Plan) -> list[tuple[Loc, str]]:
                 problems.append(
                     ((*loc, "undo", "drill_safe"), "the action is drill_safe: its undo must be too")
                 )
+        problems += _manual_task_errors(plan, spec.playbook, (*base, "playbook"))
         for i, res in enumerate(spec.resources):
             need("resource", set(plan.resources), res.resource, (*base, "resources", i, "resource"))
         if spec.requires_evidence and not any(a.evidence for a in spec.playbook):
@@ -230,7 +245,50 @@ def reference_errors(plan: Plan) -> list[tuple[Loc, str]]:
         need("group", groups, inventory.owner, ("resources", rid, "owner"))
     problems += notify_reference_errors(plan)
     problems += drill_reference_errors(plan)
+    problems += people_errors(plan)
     return problems
+
+
+def _manual_task_errors(plan: Plan, playbook: list[ActionSpec], base: Loc) -> list[tuple[Loc, str]]:
+    """A task's owner is a role of its group; `after` names keys of the same playbook and
+    never loops back (a cycle would wait forever)."""
+    org = plan.organisation
+    keys = {action.key: i for i, action in enumerate(playbook)}
+    problems: list[tuple[Loc, str]] = []
+    for i, action in enumerate(playbook):
+        group = org.groups.get(action.group)
+        if action.owner is not None and group is not None:
+            members = {group.leader, group.deputy, *group.members}
+            members |= {rid for rid, role in org.roles.items() if role.group == action.group}
+            if action.owner not in members:
+                known = ", ".join(sorted(m for m in members if m))
+                problems.append(
+                    (
+                        (*base, i, "owner"),
+                        f"unknown owner {action.owner!r} in group {action.group!r} (known: {known})",
+                    )
+                )
+        for j, key in enumerate(action.after):
+            if key not in keys or key == action.key:
+                problems.append(((*base, i, "after", j), f"unknown action key {key!r} in after"))
+    for key in _in_cycle(playbook, set(keys)):
+        problems.append(
+            ((*base, keys[key], "after"), f"{key!r} can never start: its after loops (a cycle)")
+        )
+    return problems
+
+
+def _in_cycle(playbook: list[ActionSpec], known: set[str]) -> list[str]:
+    """Keys that can never start: what remains after repeatedly removing the ready ones."""
+    waits = {a.key: {k for k in a.after if k in known and k != a.key} for a in playbook}
+    while True:
+        ready = [key for key, before in waits.items() if not before]
+        if not ready:
+            return sorted(waits)
+        for key in ready:
+            del waits[key]
+        for before in waits.values():
+            before.difference_update(ready)
 
 
 def _message(path: Path, root: yaml.Node | None, loc: Loc, msg: str) -> str:

@@ -15,6 +15,7 @@ from irp.errors import NotFound
 from irp.gates import service as gates
 from irp.gates.waits import OPEN_STATUSES
 from irp.plan.loader import plan_for
+from irp.response import manual
 from models import Incident, RegulatoryClock
 from models.plan import Plan
 
@@ -77,10 +78,21 @@ def _report_parts(session: Session, incident: Incident) -> str | None:
     return f"report parts (revision {due.revision}): {whose}"
 
 
+def _tasks(session: Session, incident: Incident) -> str | None:
+    tasks = manual.list_tasks(session, incident.id, open_only=True)
+    if not tasks:
+        return None
+    plan = _plan(incident)
+    whose = "; ".join(
+        f"{t.title} ({', '.join(manual.owners(plan, t)) if plan else t.owner or t.group})"
+        for t in tasks
+    )
+    return f"tasks: {whose}"
+
+
 Waiter = Callable[[Session, Incident], str | None]
-WAITERS: tuple[Waiter, ...] = (_gate, _report_parts)
-"""Each says what an incident waits for, or None. HOOK for the `tasks` branch (manual tasks,
-not on main yet): add a waiter listing the incident's open tasks and their owners."""
+WAITERS: tuple[Waiter, ...] = (_gate, _tasks, _report_parts)
+"""Each says what an incident waits for, or None (a gate on a task is asked before it opens)."""
 
 
 def next_clock(session: Session, incident_id: str) -> str:

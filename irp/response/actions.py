@@ -28,6 +28,24 @@ def runs(session: Session, incident_id: str) -> list[ActionRun]:
     return list(session.exec(query))
 
 
+CONFIRMED = (ActionStatus.succeeded,)
+"""Done for real: an executor acting on a real system succeeded (or a person confirmed it)."""
+NOT_DONE_BECAUSE = {
+    ActionStatus.not_run: "held back by the drill",
+    ActionStatus.simulated: "only simulated",
+}
+
+
+def unconfirmed_containment(session: Session, incident_id: str) -> list[str]:
+    """Containment steps nobody really carried out, each with why: what keeps the record
+    from saying the incident is contained."""
+    return [
+        f"{r.title} ({NOT_DONE_BECAUSE.get(r.status, r.status.value)})"
+        for r in runs(session, incident_id)
+        if r.containment and r.status not in CONFIRMED
+    ]
+
+
 def begin_attempt(session: Session, incident_id: str, spec: ActionSpec, executor: str) -> ActionRun:
     """Count one more attempt; the unique (incident, action) row is created on the first."""
     run = _run_row(session, incident_id, spec, executor)
@@ -92,6 +110,22 @@ def record_success(session: Session, run: ActionRun, result: dict[str, Any]) -> 
         ActionStatus.succeeded,
         "action_succeeded",
         f"{run.title}: done (attempt {run.attempts})",
+        {"executor": run.executor},
+    )
+
+
+def record_simulated(session: Session, run: ActionRun, result: dict[str, Any]) -> None:
+    """A real incident ran a `simulate` step: nothing touched a real system, so the record says
+    simulated, never done, and neither the report nor the metrics count it as done."""
+    run.result = result
+    run.last_error = None
+    _finish(
+        session,
+        run,
+        ActionStatus.simulated,
+        "action_simulated",
+        f"{run.title}: simulated, not done (attempt {run.attempts}): the plan's executor is "
+        "`simulate`, nobody acted on a real system",
         {"executor": run.executor},
     )
 

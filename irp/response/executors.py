@@ -56,6 +56,11 @@ def held_back(executor: str | None, drill_safe: bool, drill: bool) -> bool:
     return drill and not drill_safe and executor in LIVE_EXECUTORS
 
 
+def simulated_for_real(executor: str | None, drill: bool) -> bool:
+    """A real incident running a `simulate` step: nothing real happens, the record says so."""
+    return executor == "simulate" and not drill
+
+
 def would_do(executor: str, params: dict[str, Any]) -> str:
     """What a step would send or run, in words for the record: `${VAR}` references stay
     unexpanded; URL credentials, header values and secret-named values are hidden."""

@@ -34,7 +34,7 @@ class ProcessSpec:
 
     name: str
     argv: tuple[str, ...]
-    env: Mapping[str, str]
+    env: Mapping[str, str] = field(repr=False)  # holds the API's secret
     cwd: Path | None = None
     user: str | None = None
     stop_signal: signal.Signals = signal.SIGTERM

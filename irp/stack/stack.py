@@ -11,11 +11,12 @@ import os
 import sys
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Self
 
+from irp.prefect_auth import auth_file, basic_auth_header, load_or_create
 from irp.stack.errors import StackError
 from irp.stack.leftovers import STACK_ID_VARIABLE, RunRecord, stop_leftovers
 from irp.stack.postgres import (
@@ -49,10 +50,13 @@ class StackConfig:
     prefect_port: int = 4200
     database_url: str | None = None
     ui: bool = True
+    auth_string: str | None = field(default=None, repr=False)
+    """The API's secret when given (IRP_PREFECT_AUTH_STRING); else kept in `auth_file`."""
 
     def __post_init__(self) -> None:
         # Children run with other working directories: every path handed to them is absolute.
         self.home = Path(self.home).expanduser().resolve()
+        self.auth_string = self.auth_string or None
 
     @property
     def logs_dir(self) -> Path:
@@ -71,6 +75,11 @@ class StackConfig:
         return self.home / "prefect"
 
     @property
+    def auth_file(self) -> Path | None:
+        """Where the API's secret is kept; None when it was given in the environment."""
+        return auth_file(self.home) if self.auth_string is None else None
+
+    @property
     def api_url(self) -> str:
         return f"{self.base_url}/api"
 
@@ -79,10 +88,12 @@ class StackConfig:
         return f"http://{url_host(self.host)}:{self.prefect_port}"
 
 
-def prefect_server_env(config: StackConfig, db_url: str) -> dict[str, str]:
-    """Prefect settings for the server and its clients: state under home, offline, quiet."""
+def prefect_server_env(config: StackConfig, db_url: str, auth_string: str) -> dict[str, str]:
+    """Prefect settings for the server's clients: state under home, offline, quiet, and the
+    API's secret (the server itself also gets it as PREFECT_SERVER_API_AUTH_STRING)."""
     ui_enabled = "true" if config.ui else "false"
     return {
+        "PREFECT_API_AUTH_STRING": auth_string,
         "PREFECT_HOME": str(config.prefect_home),
         "PREFECT_PROFILES_PATH": str(config.prefect_home / "profiles.toml"),
         "PREFECT_API_URL": config.api_url,
@@ -125,6 +136,7 @@ class Stack:
         self.postgres: EmbeddedPostgres | None = None
         self.supervisor = Supervisor(echo)
         self.env: dict[str, str] = dict(os.environ)  # the client environment once started
+        self._auth_string: str | None = None
 
     @property
     def api_url(self) -> str:
@@ -133,6 +145,20 @@ class Stack:
     @property
     def ui_url(self) -> str:
         return self.config.base_url
+
+    @property
+    def auth_string(self) -> str:
+        """The secret the server enforces: given, or read (made on the first start) from the
+        stack's auth file."""
+        if self._auth_string is None:
+            given = self.config.auth_string
+            self._auth_string = given or load_or_create(auth_file(self.config.home))
+        return self._auth_string
+
+    @property
+    def api_headers(self) -> dict[str, str]:
+        """For plain HTTP calls to the stack's Prefect API."""
+        return basic_auth_header(self.auth_string)
 
     @property
     def processes(self) -> list[Child]:
@@ -203,6 +229,7 @@ class Stack:
                 SERVER_NAME,
                 [sys.executable, "-m", "prefect", "server", "start"]
                 + ["--host", cfg.host, "--port", str(cfg.prefect_port)],
+                {"PREFECT_SERVER_API_AUTH_STRING": self.auth_string},
                 cwd=cfg.prefect_home,  # `-m` puts the cwd on sys.path: keep stray modules out
                 ready_url=f"{self.api_url}/health",
                 ready_deadline_s=deadline_s,
@@ -218,7 +245,8 @@ class Stack:
 
     def _client_env(self, db_url: str) -> dict[str, str]:
         env = dict(self.env)
-        env.update(prefect_server_env(self.config, db_url))
+        env.update(prefect_server_env(self.config, db_url, self.auth_string))
+        env.pop("PREFECT_API_KEY", None)  # it would win over the auth string: 401 everywhere
         env["IRP_HOME"] = str(self.config.home)
         if self.postgres is not None:
             env["IRP_DATABASE_URL"] = self.postgres.irp_url

@@ -21,6 +21,7 @@ import pytest
 
 from irp.cli.main import main
 from tests.irp.processes import (
+    api_headers,
     carrying,
     free_port,
     gone,
@@ -175,7 +176,10 @@ def test_alerts_are_accepted_while_the_prefect_server_restarts_then_dispatched(u
             "the pending incident dispatched",
         )
     runs = httpx.post(
-        f"http://127.0.0.1:{up.prefect_port}/api/flow_runs/filter", json={}, trust_env=False
+        f"http://127.0.0.1:{up.prefect_port}/api/flow_runs/filter",
+        json={},
+        headers=api_headers(json.loads((up.home / "run" / "stack.json").read_text())),
+        trust_env=False,
     ).json()
     assert incident_id in [run["parameters"].get("incident_id") for run in runs]
 

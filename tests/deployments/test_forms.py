@@ -13,10 +13,20 @@ from deployments.drills import scheduled_drill_deployments
 from deployments.serve import incident_deployments
 from irp.plan.loader import get_plan
 from models.enums import IncidentType
+from models.intake import INTAKE_MODELS
 
 pytestmark = [pytest.mark.usefixtures("prefect_api"), pytest.mark.no_database]
 
-KNOBS = {"faults", "shortfall", "plan_file", "notify_url", "auto_approve", "drill", "scenario"}
+KNOBS = {
+    "faults",
+    "shortfall",
+    "plan_file",
+    "notify_url",
+    "auto_approve",
+    "drill",
+    "scenario",
+    "with_people",
+}
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +43,7 @@ def schema_of(api: str, deployment_id: UUID) -> dict[str, Any]:
     return schema
 
 
-@pytest.mark.parametrize("itype", list(IncidentType), ids=lambda t: t.cli_name)
+@pytest.mark.parametrize("itype", list(INTAKE_MODELS), ids=lambda t: t.cli_name)
 def test_incident_deployments_ask_for_the_intake_and_nothing_else(
     prefect_api: str, registered: dict[str, UUID], itype: IncidentType
 ) -> None:

@@ -25,7 +25,7 @@ def _plan_with_faults(folder: Path) -> Path:
             "title": "Export endpoint leak, everything goes wrong",
             "incident_type": "data_breach",
             "report": {"records_affected": 1200, "data_categories": ["email"]},
-            "faults": {"assess_leak_scope": 2},
+            "faults": {"preserve_evidence": 2},  # an automatic step: tasks are people's
             "unanswered_gates": ["user_notice"],
             "gate_timeout_s": 1,
             "shortfall": {"oncall_engineers": 7},
@@ -54,7 +54,7 @@ def test_injected_faults_show_up_as_gaps_in_the_scorecard_and_drill_record(tmp_p
     assert {("stage", s) for s in ("command", "response", "logistics", "cleanup")} <= set(rows)
 
     record = (folder / "drill-record.md").read_text(encoding="utf-8")
-    assert "Action 'assess_leak_scope' needed 3 attempts" in record
+    assert "Action 'preserve_evidence' needed 3 attempts" in record
     assert "Gate 'user_notice' round 1 timed out (escalate)" in record
     assert "Gate 'user_notice' round 2 timed out (stop)" in record
     assert "Resource shortfall: 1 x oncall_engineers" in record

@@ -20,7 +20,15 @@ import psutil
 import pytest
 import sqlalchemy as sa
 
-from tests.irp.processes import free_port, irp_up, port_free, postgres_on, stack_home, until
+from tests.irp.processes import (
+    api_headers,
+    free_port,
+    irp_up,
+    port_free,
+    postgres_on,
+    stack_home,
+    until,
+)
 from tests.webhook.alertmanager import alertmanager, api_alert, push
 
 pytestmark = [pytest.mark.slow, pytest.mark.no_database]
@@ -63,7 +71,9 @@ def _run_up(home: Path) -> Iterator[LiveStack]:
     }
     with irp_up(home, env, STACK_DEADLINE_S) as (process, info):
         db = sa.create_engine(info["irp_database_url"])
-        with httpx.Client(base_url=info["api_url"], trust_env=False, timeout=30) as api:
+        with httpx.Client(
+            base_url=info["api_url"], headers=api_headers(info), trust_env=False, timeout=30
+        ) as api:
             yield LiveStack(process, home, info, db, api)
         db.dispose()
 

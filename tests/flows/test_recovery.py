@@ -28,13 +28,14 @@ from irp.db import session_scope
 from irp.gates import service as gates
 from irp.incidents import run_process, timeline
 from irp.incidents import service as incidents
+from irp.response import custody, manual
 from irp.settings import get_settings
 from models import Notification
 from models.base import utcnow
 from models.enums import IncidentStatus, IncidentType
 from tests.factories import make_intake
 from tests.flows.answerer import BREACH_GROUPS, Answer, Answerer, closing
-from tests.notify.helpers import routed_plan
+from tests.notify.helpers import routed_plan, sent_queued
 from tests.notify.receiver import Receiver
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
@@ -137,6 +138,15 @@ def _open_from_alert() -> str:
             IncidentType.data_breach,
             make_intake(IncidentType.data_breach),
             status=IncidentStatus.pending_dispatch,
+        )
+        # A real breach's cleanup waits for evidence a person records (`irp evidence add`).
+        custody.add_evidence(
+            session,
+            incident,
+            what="web server logs",
+            location="evidence locker 1",
+            sha256="0" * 64,
+            collected_by="security_engineer",
         )
         return incident.id
 
@@ -244,6 +254,7 @@ def test_a_run_killed_at_a_gate_is_started_again_and_asks_the_gate_without_annou
             "the run to wait in its process at the activation gate",
             lambda: _paused_in_process(old_run) and "gate_waiting" in _kinds(incident_id),
         )
+        sent_queued(incident_id)
         told, delivered = _sent(incident_id), len(receiver.requests)
         _kill(first)
     assert _state(old_run).is_paused()  # Prefect cannot know yet that nobody will resume it
@@ -357,7 +368,12 @@ def test_runs_resumed_from_suspension_record_and_announce_nothing_twice(
         with Answerer(BREACH_GATES, deadline_s=240) as answerer:
             _until("the incident to close", lambda: _status(incident_id) == "closed", 300)
     assert answerer.errors == [] and answerer.exit_codes == [0] * len(BREACH_GATES)
-    assert _run_of(incident_id) == run_id  # one run, resumed three times from the top
+    assert _run_of(incident_id) == run_id  # one run, resumed from the top at each answer
+    # the manual tasks, answered by `irp tasks done` while the run was suspended
+    assert answerer.task_exit_codes and set(answerer.task_exit_codes) == {0}
+    with session_scope() as session:
+        tasks = manual.list_tasks(session, incident_id)
+    assert tasks and all(t.status.value == "done" and t.answered_role for t in tasks)
     assert _kinds(incident_id).count("flow_run_attached") == 0  # the dispatcher attached it
     _assert_nothing_repeated(incident_id)
 

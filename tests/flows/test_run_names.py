@@ -58,18 +58,19 @@ def test_a_drill_run_says_drill() -> None:
 
 
 def test_an_alert_run_is_named_by_its_incident_from_the_start() -> None:
-    """Dispatch starts the run with only `incident_id`: the name comes from the database."""
+    """Dispatch starts the run with only `incident_id`: the name comes from the database.
+    (A system failure: a real breach's cleanup waits for evidence a person records.)"""
     with session_scope() as session:
         incident = incidents.open_incident(
             session,
-            IncidentType.data_breach,
-            make_intake(IncidentType.data_breach, summary="Export endpoint leaking orders"),
+            IncidentType.system_failure,
+            make_intake(IncidentType.system_failure, summary="Checkout down"),
             drill=False,
             options={"auto_approve": True},
         )
         incident_id = incident.id
-    FLOWS[IncidentType.data_breach](incident_id=incident_id, auto_approve=True)
-    name = f"{incident_id} Export endpoint leaking orders"
+    FLOWS[IncidentType.system_failure](incident_id=incident_id, auto_approve=True)
+    name = f"{incident_id} Checkout down"
     assert run_name_of(incident_id) == name
     with session_scope() as session:  # recorded as the run began: named before any stage ran
         attached = [e.message for e in timeline.events(session, incident_id)]

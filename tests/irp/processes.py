@@ -17,6 +17,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
+from irp.prefect_auth import basic_auth_header, read_auth_file
+
 T = TypeVar("T")
 
 
@@ -124,6 +126,10 @@ def postgres_on(data_dir: Path) -> list[int]:
     return [pid for pid in found if running(pid)]
 
 
+NO_CODES = {"IRP_GATE_CODES": "false"}
+"""Gates answered by role, as the suite does (tests/conftest.py); tests/identity proves people."""
+
+
 @contextmanager
 def irp_up(
     home: Path, env: dict[str, str], deadline_s: float
@@ -139,7 +145,7 @@ def irp_up(
     with (home / "up.log").open("wb") as log:
         process = subprocess.Popen(
             [str(irp), "up"],
-            env={**clean, "IRP_HOME": str(home), **env},
+            env={**clean, "IRP_HOME": str(home), **NO_CODES, **env},
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -165,3 +171,11 @@ def _stack_info(home: Path, process: subprocess.Popen[bytes]) -> dict[str, Any] 
     except (OSError, ValueError):
         return None
     return info if "webhook_url" in info and "irp_database_url" in info else None
+
+
+def api_headers(info: dict[str, Any]) -> dict[str, str]:
+    """The header a client of this stack's Prefect API sends: the secret from the file its
+    stack.json names."""
+    secret = read_auth_file(Path(info["prefect_auth_file"]))
+    assert secret, f"no secret in {info['prefect_auth_file']}"
+    return basic_auth_header(secret)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from irp.prefect_auth import load_or_create
 from irp.settings import (
     Settings,
     database_url_in_use,
@@ -88,12 +89,20 @@ def running_stack(
         "PREFECT_HOME",
         "PREFECT_SERVER_ANALYTICS_ENABLED",
         "PREFECT_FLOWS_HEARTBEAT_FREQUENCY",
+        "PREFECT_API_AUTH_STRING",
+        "IRP_PREFECT_AUTH_STRING",
     ):
-        monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv(name, "")  # restored (or removed) after the test
+        monkeypatch.delenv(name)
     api_url, _ = prefect_health
     path = stack_file()
     path.parent.mkdir(parents=True)
-    stack = {"pid": os.getpid(), "api_url": api_url, "irp_database_url": "sqlite:///stack.db"}
+    stack = {
+        "pid": os.getpid(),
+        "api_url": api_url,
+        "irp_database_url": "sqlite:///stack.db",
+        "prefect_auth_file": str(irp_home / "prefect-auth"),
+    }
     path.write_text(json.dumps(stack), encoding="utf-8")
     get_settings.cache_clear()
     return prefect_health
@@ -152,3 +161,29 @@ def test_the_database_is_decided_once_from_the_stack(
     assert database_url_in_use() == "sqlite:///stack.db"
     get_settings.cache_clear()  # a new process
     assert database_url_in_use() == f"sqlite:///{irp_home / 'irp.db'}"
+
+
+def test_the_stack_secret_goes_to_the_stack_api_only(
+    running_stack: tuple[str, list[str]], irp_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The CLI presents the secret in the file stack.json names to that stack's API, and
+    never to another server PREFECT_API_URL points at."""
+    secret = load_or_create(irp_home / "prefect-auth")
+    point_prefect_at_stack()
+    assert os.environ["PREFECT_API_AUTH_STRING"] == secret
+
+    del os.environ["PREFECT_API_AUTH_STRING"]
+    monkeypatch.setenv("PREFECT_API_URL", "http://prefect.elsewhere:4200/api")
+    point_prefect_at_stack()
+    assert "PREFECT_API_AUTH_STRING" not in os.environ
+
+
+def test_a_secret_given_in_the_environment_wins(
+    running_stack: tuple[str, list[str]], irp_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    load_or_create(irp_home / "prefect-auth")
+    monkeypatch.setenv("PREFECT_API_URL", "https://prefect.example/api")
+    monkeypatch.setenv("IRP_PREFECT_AUTH_STRING", "ops:from-the-vault")
+    get_settings.cache_clear()
+    point_prefect_at_stack()
+    assert os.environ["PREFECT_API_AUTH_STRING"] == "ops:from-the-vault"

@@ -83,7 +83,8 @@ stack.run_forever(poll_s=0.05)
 
 def api_get(stack: Stack, path: str) -> Any:
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    with opener.open(f"{stack.api_url}{path}", timeout=10) as response:
+    request = urllib.request.Request(f"{stack.api_url}{path}", headers=stack.api_headers)
+    with opener.open(request, timeout=10) as response:
         return json.load(response)
 
 

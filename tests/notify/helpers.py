@@ -7,6 +7,7 @@ from typing import Any
 
 from irp.db import session_scope
 from irp.incidents import service as incidents
+from irp.notify import worker
 from models.enums import IncidentType
 from tests.factories import make_intake, plan_data, write_plan
 from tests.notify.receiver import Receiver
@@ -51,3 +52,9 @@ def open_breach(plan_file: Path, *, drill: bool = False, **facts: Any) -> str:
             options={"plan_file": str(plan_file)},
         )
         return incident.id
+
+
+def sent_queued(incident_id: str | None = None) -> None:
+    """Wait (bounded) until the delivery worker has settled every queued row: flows and the
+    deadline watch only queue their messages."""
+    assert worker.wait_delivered(incident_id, 60), "queued notifications were not settled"

@@ -16,7 +16,7 @@ from irp.incidents import timeline
 from irp.notify import clocks, service
 from irp.plan.loader import get_plan, plan_for
 from models.enums import IncidentStatus, NationalGrade
-from tests.notify.helpers import Sleeps, open_breach, routed_plan
+from tests.notify.helpers import Sleeps, open_breach, routed_plan, sent_queued
 from tests.notify.receiver import Receiver
 
 T0 = datetime(2026, 11, 25, 2, 0, tzinfo=UTC)
@@ -136,6 +136,7 @@ def test_a_stage_boundary_reminds_as_the_runs_plan_says_not_the_file(
     )
 
     assert tick_clocks_task.fn(incident_id, runs_plan, None) == 1
+    sent_queued(incident_id)
 
     paths = {r.path for r in receiver.requests}
     assert "/technical" in paths and "/legal" not in paths

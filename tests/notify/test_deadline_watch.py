@@ -12,7 +12,7 @@ from irp.db import session_scope
 from irp.incidents import timeline
 from irp.notify import clocks
 from irp.plan.loader import plan_for
-from tests.notify.helpers import routed_plan
+from tests.notify.helpers import routed_plan, sent_queued
 from tests.notify.receiver import Receiver
 from tests.notify.test_clocks import T0, _start
 
@@ -25,6 +25,7 @@ def test_a_clock_that_ran_out_while_nobody_ran_is_reminded_once(
 
     check_deadlines()
     check_deadlines()  # a second pass finds nothing new to send
+    sent_queued(incident_id)
 
     legal = [r.json for r in receiver.requests if r.path == "/legal"]
     assert len(legal) == 1
@@ -62,6 +63,7 @@ def test_two_hosts_checking_at_the_same_instant_send_one_reminder(
         host.join(timeout=60)
 
     assert len(ran) == 2
+    sent_queued(incident_id)
     assert len([r for r in receiver.requests if r.path == "/legal"]) == 1
     assert len(_reminder_events(incident_id)) == 1
 
@@ -70,7 +72,7 @@ def test_a_pass_waits_its_turn_while_another_host_holds_the_watch(
     tmp_path: Path, receiver: Receiver, database: str
 ) -> None:
     plan_file, _ = routed_plan(tmp_path, receiver)
-    _start(plan_file)
+    incident_id = _start(plan_file)
 
     with one_host(DEADLINE_PASS) as held:
         assert held
@@ -80,6 +82,7 @@ def test_a_pass_waits_its_turn_while_another_host_holds_the_watch(
     on_postgresql = bool(database)  # SQLite is one host: no lock to wait for
     assert other_host is not on_postgresql
     assert this_host
+    sent_queued(incident_id)
     assert len([r for r in receiver.requests if r.path == "/legal"]) == 1
 
 

@@ -15,6 +15,7 @@ from irp.settings import get_settings
 from models.base import utcnow
 from models.enums import IncidentType
 from tests.factories import make_intake, plan_data, write_plan
+from tests.notify.helpers import sent_queued
 from tests.notify.receiver import Receiver
 
 pytestmark = [pytest.mark.usefixtures("prefect_api"), pytest.mark.slow]
@@ -139,6 +140,7 @@ def test_waiting_gates_link_the_run_and_timeouts_escalate(
         plan_file=str(plan_file),
         notify_url=receiver.url("json", "/oncall"),
     )
+    sent_queued(incident_id)
 
     waiting = [r.json for r in receiver.requests if "Decision needed" in r.json["title"]]
     escalated = [r.json for r in receiver.requests if "escalated" in r.json["title"]]

@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from irp.cli.up import full_stack
+from irp.prefect_auth import basic_auth_header
 from irp.settings import get_settings
 from irp.stack import StackConfig
 
@@ -62,7 +63,7 @@ def stack(irp_home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str,
         # This process reads irp's database as the CLI would while the stack runs.
         monkeypatch.setenv("IRP_DATABASE_URL", running.env["IRP_DATABASE_URL"])
         get_settings.cache_clear()
-        yield urls
+        yield {**urls, "auth_string": running.auth_string}
     get_settings.cache_clear()
 
 
@@ -104,7 +105,9 @@ def test_ui_run_and_gate(stack: dict[str, str]) -> None:
 
     ui, api = stack["ui_url"], stack["api_url"]
     SHOTS.mkdir(exist_ok=True)
-    client = httpx.Client(trust_env=False, timeout=10)
+    client = httpx.Client(
+        trust_env=False, timeout=10, headers=basic_auth_header(stack["auth_string"])
+    )
     deployments = client.post(
         f"{api}/deployments/filter", json={"deployments": {"name": {"any_": ["irp"]}}}
     ).json()
@@ -115,6 +118,10 @@ def test_ui_run_and_gate(stack: dict[str, str]) -> None:
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
 
         page.goto(f"{ui}/deployments")
+        login = page.get_by_placeholder("admin:pass")  # the closed API: the UI asks first
+        login.fill(stack["auth_string"])
+        page.screenshot(path=SHOTS / "ui-0-login.png", full_page=True)
+        login.press("Enter")
         for flow in ("data-breach", "network-attack", "system-failure", "insider-threat"):
             page.get_by_text(flow, exact=True).first.wait_for()
         page.screenshot(path=SHOTS / "ui-1-deployments.png", full_page=True)

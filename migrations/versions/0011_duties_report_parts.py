@@ -1,7 +1,7 @@
 """each acting group's part of the post-incident report (issue 11, PLAN 4.6)
 
-Revision ID: 0008_duties_report_parts
-Revises: 0007_clock_reminder
+Revision ID: 0011_duties_report_parts
+Revises: 0010_tasks_manual_task
 """
 
 from collections.abc import Sequence
@@ -12,8 +12,8 @@ from alembic import op
 
 import models.base
 
-revision: str = "0008_duties_report_parts"
-down_revision: str | None = "0007_clock_reminder"
+revision: str = "0011_duties_report_parts"
+down_revision: str | None = "0010_tasks_manual_task"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

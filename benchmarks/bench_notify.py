@@ -1,0 +1,165 @@
+"""Notifications off the critical path, on the default stack (`irp up`: PostgreSQL, served
+deployments, the webhook and their delivery workers), with the plan routed to a local receiver.
+
+`alert_to_page_*`: an Alertmanager alert POST opening a new incident -> the commander's first
+message seen at the receiver (polled every 10 ms); `alert_to_page_prefect_down_*` the same while
+the Prefect server's processes are stopped (SIGSTOP: alive, answering nothing). Target p95 <= 1.5 s.
+
+`dead_target_drill_ratio`: `irp drill insider-threat --auto-approve --notify URL` from a shell,
+wall time until the command exits, with a URL that refuses connections over the same drill with
+the receiver; medians of interleaved rounds (target <= 1.1).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+
+from benchmarks.stack_support import LiveStack, running_stack, spread
+from benchmarks.webhook_support import TOKEN
+
+SAMPLES = int(os.environ.get("BENCH_SAMPLES", "10"))
+DRILL_ROUNDS = int(os.environ.get("BENCH_DRILL_ROUNDS", "3"))
+
+
+def main() -> None:
+    from tests.notify.helpers import routed_plan
+    from tests.notify.receiver import Receiver, closed_port
+
+    figures: dict[str, float] = {}
+    with Receiver() as receiver:
+        plan_file, _ = routed_plan(Path(tempfile.mkdtemp(prefix="irp-bench-notify-")), receiver)
+        env = {"IRP_PLAN_FILE": str(plan_file), "IRP_GATE_SUSPEND_AFTER_S": "2"}
+        with running_stack(env) as stack:
+            pages = [_alert_to_page(stack, receiver, f"up-{i}") for i in range(SAMPLES + 1)]
+            figures |= spread(pages[1:], "alert_to_page")
+            with _prefect_stopped(stack):
+                down = [_alert_to_page(stack, receiver, f"down-{i}") for i in range(SAMPLES)]
+            figures |= spread(down, "alert_to_page_prefect_down")
+            working = receiver.url("json", "/drill")
+            dead = f"json://127.0.0.1:{closed_port()}/x"
+            _drill(stack, working)  # warm
+            ok, refused = [], []
+            for _ in range(DRILL_ROUNDS):
+                ok.append(_drill(stack, working))
+                refused.append(_drill(stack, dead))
+            print(f"working {ok}, refusing {refused}", file=sys.stderr)
+    figures |= spread(ok, "drill_working_target")
+    figures |= spread(refused, "drill_refusing_target")
+    figures["dead_target_drill_ratio"] = round(
+        statistics.median(refused) / statistics.median(ok), 3
+    )
+    print(json.dumps(figures))
+
+
+def _alert_to_page(stack: LiveStack, receiver: object, tag: str) -> float:
+    from tests.notify.receiver import Receiver
+
+    assert isinstance(receiver, Receiver)
+    starts = (datetime.now(UTC) - timedelta(minutes=1)).isoformat().replace("+00:00", "Z")
+    alert = {
+        "status": "firing",
+        "labels": {"alertname": "ServiceDown", "service": f"page-{tag}"},
+        "annotations": {"summary": f"page-{tag} down"},
+        "startsAt": starts,
+        "fingerprint": f"page-{tag}-{time.time_ns()}",
+    }
+    sent = time.monotonic()
+    answer = httpx.post(
+        f"{stack.info['webhook_url']}/alerts/alertmanager",
+        json={"version": "4", "status": "firing", "alerts": [alert]},
+        headers={"Authorization": f"Bearer {TOKEN}"},
+        timeout=30,
+        trust_env=False,
+    )
+    answer.raise_for_status()
+    [incident_id] = answer.json()["incidents_opened"]
+
+    def paged() -> bool:
+        return any(incident_id in str((r.json or {}).get("title")) for r in receiver.requests)
+
+    _poll(paged, 60, f"the first page of {incident_id}")
+    elapsed = time.monotonic() - sent
+    print(f"{tag}: {elapsed:.3f} s", file=sys.stderr)
+    return elapsed
+
+
+def _poll(check: Callable[[], bool], deadline_s: float, what: str) -> None:
+    end = time.monotonic() + deadline_s
+    while time.monotonic() < end:
+        if check():
+            return
+        time.sleep(0.01)
+    raise RuntimeError(f"timed out waiting for {what}")
+
+
+def _drill(stack: LiveStack, url: str) -> float:
+    start = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-m", "irp.cli", "drill", "insider-threat", "--auto-approve"]
+        + ["--notify", url],
+        env=stack.client_env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    elapsed = time.monotonic() - start
+    if done.returncode != 0:
+        raise RuntimeError(f"drill failed: {done.stderr[-2000:]}")
+    return round(elapsed, 3)
+
+
+@contextmanager
+def _prefect_stopped(stack: LiveStack) -> Iterator[None]:
+    """SIGSTOP the Prefect server and its children (started by this stack), SIGCONT after."""
+    pids = _prefect_server_tree(int(stack.info["pid"]))
+    if not pids:
+        raise RuntimeError("no Prefect server process found under the stack")
+    for pid in pids:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        for pid in pids:
+            os.kill(pid, signal.SIGCONT)
+
+
+def _prefect_server_tree(root: int) -> list[int]:
+    """The `prefect server start` process under `root` and all its descendants."""
+    children: dict[int, list[int]] = {}
+    commands: dict[int, str] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            commands[int(entry.name)] = (
+                (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            )
+        except OSError:
+            continue
+        children.setdefault(int(stat[1]), []).append(int(entry.name))
+
+    def tree(pid: int) -> list[int]:
+        return [pid] + [d for c in children.get(pid, []) for d in tree(c)]
+
+    below = tree(root)
+    servers = [p for p in below if "prefect server start" in commands.get(p, "")]
+    return [d for s in servers for d in tree(s)]
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Who answered: the plan's people, their one-time codes and signed links (issue 12)."""

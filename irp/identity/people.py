@@ -1,0 +1,94 @@
+"""Who holds a role, and through which channels their codes reach them.
+
+A role lists person ids (`organisation.people`); a role without `people` is held by its
+`person`, reached at the role's `notify` URLs, and that person's id is the role id.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pydantic import SecretStr
+
+from irp.plan.env_refs import ENV_REFERENCE
+from models.plan import Plan
+
+Loc = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class Decider:
+    """A person who may answer, the role they answer in, and their own channels."""
+
+    person: str
+    name: str
+    role: str
+    channels: tuple[SecretStr, ...]
+
+
+def holders(plan: Plan, role_id: str) -> list[Decider]:
+    """The people holding `role_id`."""
+    org = plan.organisation
+    role = org.roles[role_id]
+    if not role.people:
+        return [Decider(role_id, role.person, role_id, tuple(role.notify))]
+    return [
+        Decider(pid, org.people[pid].name, role_id, tuple(org.people[pid].channels))
+        for pid in role.people
+        if pid in org.people
+    ]
+
+
+def deciders(plan: Plan, role_ids: list[str]) -> list[Decider]:
+    """Everyone who may answer a round asked of `role_ids`; a person in two of the roles
+    answers in the first."""
+    found: dict[str, Decider] = {}
+    for role_id in role_ids:
+        for decider in holders(plan, role_id):
+            found.setdefault(decider.person, decider)
+    return list(found.values())
+
+
+def people_errors(plan: Plan) -> list[tuple[Loc, str]]:
+    """Role people are known person ids, and every gate decider (or escalation role) holder
+    has a channel: without one nobody could prove an answer. A `${VARIABLE}` reference counts
+    (it is filled where the code is sent)."""
+    org = plan.organisation
+    problems: list[tuple[Loc, str]] = []
+    for rid, role in org.roles.items():
+        for i, pid in enumerate(role.people):
+            if pid not in org.people:
+                known = ", ".join(sorted(org.people)) or "none"
+                problems.append(
+                    (
+                        ("organisation", "roles", rid, "people", i),
+                        f"unknown person {pid!r} (known: {known})",
+                    )
+                )
+    deciding = {r for gate in plan.gates.values() for r in (*gate.deciders, *gate.escalate_to)}
+    for rid in sorted(deciding & set(org.roles)):
+        for decider in holders(plan, rid):
+            if not any(_usable(c) for c in decider.channels):
+                where: Loc = (
+                    ("organisation", "people", decider.person, "channels")
+                    if org.roles[rid].people
+                    else ("organisation", "roles", rid, "notify")
+                )
+                problems.append(
+                    (where, f"{decider.name!r} decides gates ({rid}) but has no channel for codes")
+                )
+    return problems
+
+
+def _usable(channel: SecretStr) -> bool:
+    raw = channel.get_secret_value().strip()
+    return "://" in raw or bool(ENV_REFERENCE.fullmatch(raw))
+
+
+def person_name(plan: Plan, person_id: str) -> str:
+    """The name a person id stands for (a role id for a role's implied person)."""
+    org = plan.organisation
+    if person_id in org.people:
+        return org.people[person_id].name
+    role = org.roles.get(person_id)
+    return role.person if role is not None else person_id
