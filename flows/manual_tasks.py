@@ -29,6 +29,7 @@ from models import ManualTask, TimelineEvent
 from models.base import utcnow
 from models.manual_task import TaskStatus
 from models.plan import ActionSpec, Plan
+from tasks.board import publish_board
 from tasks.notify import announce_gate
 from tasks.response import record_skipped
 
@@ -99,6 +100,7 @@ def work_for_people(run: Run, specs: list[ActionSpec]) -> list[str]:
             if opened:
                 continue
             break
+        publish_board(run.plan)  # what it waits for now: these tasks, and whose they are
         quiet += 0 if _wait_for_answer(run, waiting, quiet) else 1
     with session_scope() as session:
         answered = manual.list_tasks(session, run.incident_id)

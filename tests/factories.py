@@ -23,6 +23,28 @@ def make_intake(incident_type: IncidentType, **overrides: Any) -> IncidentIntake
     return INTAKE_MODELS[incident_type](**fields)
 
 
+def breach_with_evidence(intake: IncidentIntake | None = None) -> str:
+    """A real breach whose evidence a person has recorded (its cleanup waits for it); run it
+    with `FLOWS[IncidentType.data_breach](incident_id=...)`."""
+    from irp.db import session_scope
+    from irp.incidents import service as incidents
+    from irp.response import custody
+
+    with session_scope() as session:
+        incident = incidents.open_incident(
+            session, IncidentType.data_breach, intake or make_intake(IncidentType.data_breach)
+        )
+        custody.add_evidence(
+            session,
+            incident,
+            what="web server logs",
+            location="evidence locker 1",
+            sha256="0" * 64,
+            collected_by="security_engineer",
+        )
+        return incident.id
+
+
 def plan_data() -> dict[str, Any]:
     data: dict[str, Any] = yaml.safe_load(DEFAULT_PLAN_FILE.read_text(encoding="utf-8"))
     return data

@@ -15,7 +15,7 @@ from flows.registry import FLOWS
 from irp.cli.main import main
 from models.enums import IncidentType
 from tasks.board import BOARD_KEY
-from tests.factories import make_intake
+from tests.factories import breach_with_evidence, make_intake
 from tests.flows.answerer import BREACH_GROUPS, Answer, Answerer, closing
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
@@ -56,7 +56,11 @@ def test_the_board_shows_what_each_open_incident_waits_for_and_whose_move_it_is(
     context = contextvars.copy_context()
     flow = threading.Thread(
         target=context.run,
-        args=(lambda: ran.update(id=FLOWS[IncidentType.data_breach](intake=intake)),),
+        args=(
+            lambda: ran.update(
+                id=FLOWS[IncidentType.data_breach](incident_id=breach_with_evidence(intake))
+            ),
+        ),
         daemon=True,
     )
     flow.start()
@@ -68,9 +72,9 @@ def test_the_board_shows_what_each_open_incident_waits_for_and_whose_move_it_is(
         assert "li.lei@example.com" not in row["incident"] and "13812345678" not in row["incident"]
         assert main(["approve", incident_id, "--by", "cio", "--priority", "P1"]) == 0
 
-        row = _row_when(lambda r: r["waits for"].startswith("gate user_notice"))
+        row = _row_when(lambda r: r["waits for"].startswith("tasks: "))  # work for people
         assert row["priority"] == "P1" and row["stage"] == "response"
-        assert row["waits for"] == "gate user_notice (round 1): legal_manager, legal_counsel"
+        assert "Keep the register of user claims (legal_manager, legal_counsel)" in row["waits for"]
         assert row["next clock"].split(": due ")[-1].endswith("UTC")
 
         signing = [Answer("user_notice", "approve", "legal_counsel")]

@@ -15,7 +15,7 @@ from irp.incidents import timeline
 from irp.settings import get_settings
 from models import Incident, ReportPart
 from models.enums import IncidentStatus, IncidentType
-from tests.factories import make_intake
+from tests.factories import breach_with_evidence, make_intake
 from tests.flows.answerer import Answer, Answerer, Part
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
@@ -46,7 +46,7 @@ def test_groups_sign_off_then_leadership_write_parts_and_a_rejected_report_is_re
         Answer("report_acceptance_rev2", "approve", "ciso"),
     ]
     with Answerer(answers, deadline_s=120) as answerer:
-        incident_id = FLOWS[IncidentType.data_breach](intake=make_intake(IncidentType.data_breach))
+        incident_id = FLOWS[IncidentType.data_breach](incident_id=breach_with_evidence())
     assert answerer.errors == [] and set(answerer.exit_codes) == {0}
 
     with session_scope() as session:
@@ -100,7 +100,7 @@ def test_a_part_by_someone_outside_the_group_is_refused_with_the_field_named(
         Answer("report_acceptance", "approve", "cio"),
     ]
     with Answerer(answers, deadline_s=120) as answerer:
-        incident_id = FLOWS[IncidentType.data_breach](intake=make_intake(IncidentType.data_breach))
+        incident_id = FLOWS[IncidentType.data_breach](incident_id=breach_with_evidence())
     assert answerer.errors == [] and answerer.exit_codes.count(2) == 2
     assert "--by: 'cs_agent' is not in group 'technical'" in capsys.readouterr().err
     late = ["report-part", incident_id, "--group", "legal", "--by", "legal_manager"]

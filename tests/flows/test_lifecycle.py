@@ -11,14 +11,19 @@ from sqlmodel import select
 from flows.registry import FLOWS
 from irp.db import session_scope
 from irp.gates import service as gates
-from irp.incidents import service as incidents
 from irp.incidents import timeline
-from irp.response import actions, custody
+from irp.response import actions
 from irp.settings import get_settings
 from models import Evidence, Incident, ResourceAllocation
 from models.enums import ActionStatus, IncidentStatus, IncidentType, Stage
 from models.intake import INTAKE_MODELS
-from tests.factories import fast_retries, make_intake, plan_data, write_plan
+from tests.factories import (
+    breach_with_evidence,
+    fast_retries,
+    make_intake,
+    plan_data,
+    write_plan,
+)
 from tests.flows.answerer import BREACH_GROUPS, Answer, Answerer, closing
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
@@ -36,23 +41,6 @@ def _incident(incident_id: str) -> Incident:
         incident = session.get(Incident, incident_id)
         assert incident is not None
         return incident
-
-
-def _breach_with_evidence() -> str:
-    """A real breach whose evidence a person has recorded: its cleanup waits for it."""
-    with session_scope() as session:
-        incident = incidents.open_incident(
-            session, IncidentType.data_breach, make_intake(IncidentType.data_breach)
-        )
-        custody.add_evidence(
-            session,
-            incident,
-            what="web server logs",
-            location="evidence locker 1",
-            sha256="0" * 64,
-            collected_by="security_engineer",
-        )
-        return incident.id
 
 
 def _kinds(incident_id: str) -> list[str]:
@@ -133,7 +121,7 @@ def test_gates_are_answered_through_the_real_resume_path() -> None:
         *closing(BREACH_GROUPS, Answer("signoff", "approve", "ciso")),
     ]
     with Answerer(answers, deadline_s=180) as answerer:
-        incident_id = FLOWS[IncidentType.data_breach](incident_id=_breach_with_evidence())
+        incident_id = FLOWS[IncidentType.data_breach](incident_id=breach_with_evidence())
     assert answerer.errors == [] and answerer.exit_codes == [0] * len(answers)
 
     incident = _incident(incident_id)
@@ -164,7 +152,7 @@ def test_a_decision_by_someone_the_plan_does_not_allow_is_refused_and_recorded()
         *closing(BREACH_GROUPS, Answer("signoff", "approve", "cio")),
     ]
     with Answerer(answers, deadline_s=180) as answerer:
-        incident_id = FLOWS[IncidentType.data_breach](incident_id=_breach_with_evidence())
+        incident_id = FLOWS[IncidentType.data_breach](incident_id=breach_with_evidence())
     assert answerer.errors == [] and answerer.exit_codes == [2, 0, 2, 0] + [0] * 8
 
     with session_scope() as session:
@@ -237,7 +225,7 @@ def test_a_gate_nobody_answers_escalates_then_follows_the_policy(
     )
     with Answerer(answers, deadline_s=180):
         incident_id = FLOWS[IncidentType.data_breach](
-            incident_id=_breach_with_evidence(), plan_file=str(plan)
+            incident_id=breach_with_evidence(), plan_file=str(plan)
         )
     with session_scope() as session:
         outcomes = [
