@@ -157,6 +157,8 @@ def _gate_lets_open(run: Run, spec: ActionSpec) -> bool:
 def _wait_for_answer(run: Run, waiting: list[ManualTask], quiet: int) -> bool:
     """One wait for an answer to any open task (True when one came); at the earliest due time,
     remind and escalate."""
+    if _answered_meanwhile(run, waiting):
+        return True
     first_due = min(t.due_at for t in waiting)
     now = utcnow()
     timeout = (first_due - now).total_seconds()
@@ -175,6 +177,16 @@ def _wait_for_answer(run: Run, waiting: list[ManualTask], quiet: int) -> bool:
         except TaskRefused as refused:  # answered from the CLI already, or refused and recorded
             get_run_logger().warning(str(refused))
     return True
+
+
+def _answered_meanwhile(run: Run, waiting: list[ManualTask]) -> bool:
+    """Whether a task read open was answered since (while new ones were announced, say): read
+    again rather than pause on a form offering it, since `irp tasks` waits only so long
+    (deployments/task_answers.py RUN_BUSY_S) for the run to pause before it leaves the answer
+    to be read when the run next looks."""
+    with session_scope() as session:
+        still_open = {t.id for t in manual.list_tasks(session, run.incident_id, open_only=True)}
+    return any(t.id not in still_open for t in waiting)
 
 
 def _wait_key(run: Run, waiting: list[ManualTask], quiet: int) -> str:
