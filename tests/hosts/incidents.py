@@ -1,5 +1,5 @@
 """Incidents of a multi-host test as an operator sees them: irp's rows and Prefect's runs, and
-the gates answered as each incident's first decider would in the Prefect UI."""
+what each incident waits for answered as the first person its Prefect UI form offers would."""
 
 from __future__ import annotations
 
@@ -30,22 +30,37 @@ def waiting_runs(central: Central, api: httpx.Client, count: int) -> dict[str, d
 
 
 def answer_gates(central: Central, api: httpx.Client) -> bool:
-    """Approve every gate an open incident's current run waits at, as its first decider would
-    in the Prefect UI; True once every incident has ended."""
-    waits = central.rows(
-        "SELECT incident_id, data FROM timeline_event WHERE kind IN ('gate_waiting',"
-        " 'gate_reasked') ORDER BY id"
-    )
-    latest = {i: d if isinstance(d, dict) else json.loads(d) for i, d in waits}
-    for incident_id, incident in incidents(central).items():
-        wait = latest.get(incident_id)
-        if incident["status"] in ENDED or wait is None or wait["flow_run_id"] != incident["run"]:
+    """Answer whatever each open incident's run waits for (a gate, manual tasks, report parts),
+    as the first person its Prefect UI form offers would; True once every incident has ended."""
+    for incident in incidents(central).values():
+        if incident["status"] in ENDED or not incident["run"]:
             continue
-        if flow_run(api, incident["run"])["state_type"] != "PAUSED":
+        state = flow_run(api, incident["run"]).get("state") or {}
+        if state.get("type") != "PAUSED":
             continue
-        answer = {"decision": "approve", "approver": wait["deciders"][0], "comment": "multi-host"}
+        base = f"{(state.get('name') or '').lower()}-{state['state_details']['pause_key']}"
+        schema = api.get(f"/flow_runs/{incident['run']}/input/{base}-schema")
+        if schema.status_code != 200:
+            continue  # the run has not saved its form yet: the next pass answers it
+        value = schema.json()
+        answer = first_choices(json.loads(value) if isinstance(value, str) else value)
         api.post(f"/flow_runs/{incident['run']}/resume", json={"run_input": answer})
     return all(i["status"] in ENDED for i in incidents(central).values())
+
+
+def first_choices(schema: dict[str, Any]) -> dict[str, Any]:
+    """An answer to a form: each choice's default or first option, text where text is asked
+    (a note, a part of the report), other defaults left alone."""
+    answer: dict[str, Any] = {}
+    for name, field in schema.get("properties", {}).items():
+        options = field.get("enum")
+        if options:
+            answer[name] = field["default"] if field.get("default") in options else options[0]
+        elif field.get("type") == "string":
+            answer[name] = "multi-host"
+        elif "default" not in field and name in schema.get("required", []):
+            answer[name] = None
+    return answer
 
 
 def said_twice(central: Central) -> list[tuple[Any, ...]]:
