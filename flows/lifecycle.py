@@ -212,6 +212,8 @@ def cleanup(run: Run) -> None:
         _settle(run, gate, outcome)
         if outcome is not GateOutcome.proceed:
             break
+    else:
+        stages.confirm_restored(run.incident_id)
     release_resources(run.incident_id)
 
 

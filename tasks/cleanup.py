@@ -84,9 +84,13 @@ def _nothing_to_undo(undo: UndoSpec | None) -> str:
 
 @task(name="verify-recovery", **DB_TASK)
 def verify_recovery(incident_id: str, plan: Plan) -> None:
-    """Service restored, data-integrity checks and the security-audit checklist, on the timeline."""
+    """Data-integrity checks and the security-audit checklist, on the timeline. A drill's
+    service counts as restored here; a real incident's only when leadership signs off its
+    cleanup (stages.confirm_restored): irp itself restores nothing."""
     with session_scope() as session:
-        if recovery.recorded(session, incident_id, "service_restored"):
+        if recovery.recorded(session, incident_id, "service_restored") or recovery.recorded(
+            session, incident_id, "restoration_pending"
+        ):
             return  # a run resumed or taken over at sign-off: the checklist stands
         incident = incidents.get_incident(session, incident_id)
         verdict = "simulated pass (drill)" if incident.drill else "to confirm at sign-off"
@@ -96,8 +100,19 @@ def verify_recovery(incident_id: str, plan: Plan) -> None:
             )
         for item in plan.cleanup.audit_checklist:
             timeline.record(session, incident_id, Stage.cleanup, "audit_item", f"{item}: {verdict}")
+        if not incident.drill:
+            timeline.record(
+                session,
+                incident_id,
+                Stage.cleanup,
+                "restoration_pending",
+                "Service restoration: to confirm at the leadership's sign-off",
+            )
+            return
         incidents.mark_milestone(session, incident, "resolved")
-        timeline.record(session, incident_id, Stage.cleanup, "service_restored", "Service restored")
+        timeline.record(
+            session, incident_id, Stage.cleanup, "service_restored", "Service restored (drill)"
+        )
 
 
 @task(name="release-resources", **DB_TASK)

@@ -12,6 +12,7 @@ from pydantic import SecretStr
 
 from irp.plan.env_refs import ENV_REFERENCE
 from models.plan import Plan
+from models.plan_duties import GROUP_SIGNOFF_PREFIX
 
 Loc = tuple[str | int, ...]
 
@@ -50,8 +51,8 @@ def deciders(plan: Plan, role_ids: list[str]) -> list[Decider]:
 
 
 def people_errors(plan: Plan) -> list[tuple[Loc, str]]:
-    """Role people are known person ids, and every gate decider (or escalation role) holder
-    has a channel: without one nobody could prove an answer. A `${VARIABLE}` reference counts
+    """Role people are known person ids, and every gate decider (or escalation role) holder,
+    each group's cleanup signers included, has a channel: without one nobody could prove an answer. A `${VARIABLE}` reference counts
     (it is filled where the code is sent)."""
     org = plan.organisation
     problems: list[tuple[Loc, str]] = []
@@ -65,7 +66,10 @@ def people_errors(plan: Plan) -> list[tuple[Loc, str]]:
                         f"unknown person {pid!r} (known: {known})",
                     )
                 )
-    deciding = {r for gate in plan.gates.values() for r in (*gate.deciders, *gate.escalate_to)}
+    policies = [*plan.gates.values()]
+    signing = [g for g in org.groups if g != plan.leadership_group]  # leadership signs `signoff`
+    policies += [plan.gate_policy(f"{GROUP_SIGNOFF_PREFIX}{g}") for g in signing]
+    deciding = {r for gate in policies for r in (*gate.deciders, *gate.escalate_to)}
     for rid in sorted(deciding & set(org.roles)):
         for decider in holders(plan, rid):
             if not any(_usable(c) for c in decider.channels):

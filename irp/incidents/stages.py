@@ -84,6 +84,24 @@ def activate_plan(incident_id: str) -> None:
             )
 
 
+def confirm_restored(incident_id: str) -> None:
+    """A real incident's service counts as restored once leadership signs off its cleanup (its
+    question asks whether systems and data are back to normal): the time to resolve ends at a
+    person's word, not at irp's checklist. Once only."""
+    with session_scope() as session:
+        incident = incidents.get_incident(session, incident_id)
+        if incident.resolved_at is not None:
+            return
+        incidents.mark_milestone(session, incident, "resolved")
+        timeline.record(
+            session,
+            incident_id,
+            Stage.cleanup,
+            "service_restored",
+            "Service restored: confirmed by the leadership's sign-off",
+        )
+
+
 def planned_actions(incident_id: str, plan: Plan) -> list[ActionSpec]:
     """The playbook's actions for the incident's type and subtype."""
     with session_scope() as session:
