@@ -194,11 +194,18 @@ def _mirror_action(session: Session, task: ManualTask) -> None:
         containment=bool(task.data.get("containment")),
     )
     run.status = ACTION_STATUS[task.status]
+    if task.answered_role is None and not _is_drill(session, task.incident_id):
+        run.status = ActionStatus.simulated  # a policy, not a person: never done in a real incident
     run.attempts = 1
     run.finished_at = task.answered_at
     run.result = {"answered_by": task.answered_by, "note": task.note, "evidence": task.evidence}
     session.add(run)
     session.flush()
+
+
+def _is_drill(session: Session, incident_id: str) -> bool:
+    incident = session.get(Incident, incident_id)
+    return bool(incident and incident.drill)
 
 
 def claim_overdue(

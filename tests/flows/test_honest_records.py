@@ -55,7 +55,10 @@ def test_a_real_incident_records_simulate_steps_as_simulated_never_done(tmp_path
     kinds = [k for k, _ in events]
     assert "action_succeeded" not in kinds and "contained" not in kinds
     simulated = [m for k, m in events if k == "action_simulated"]
-    assert len(simulated) == len(runs)
+    assert len(simulated) == len([r for r in runs if r.executor != "manual"])
+    # work for people that the policy answered (auto_approve) is not work done either
+    answered = [m for k, m in events if k == "task_answered"]
+    assert answered and all("drill-policy" in m for m in answered)
     assert all("simulated, not done (attempt 1)" in m for m in simulated)
     unconfirmed = [m for k, m in events if k == "containment_unconfirmed"]
     assert len(unconfirmed) == 1
