@@ -341,13 +341,19 @@ def saved_input(client: SyncPrefectClient, run_id: UUID, key: str, deadline_s: f
 
 
 def wait_until_paused(run_id: UUID, deadline_s: float = 15.0) -> None:
-    """The timeline announces a gate just before the run pauses: give it that moment."""
+    """The timeline announces a gate just before the run pauses, and the run saves its form
+    just after: give it both moments (Prefect refuses a resume before the form is saved)."""
     from prefect.client.orchestration import get_client
+    from prefect.input import keyset_from_paused_state
 
     deadline = time.monotonic() + deadline_s
     with get_client(sync_client=True) as client:
         while time.monotonic() < deadline:
             state = client.read_flow_run(run_id).state
-            if state is not None and (state.is_paused() or state.is_final()):
+            if state is not None and state.is_paused():
+                schema = keyset_from_paused_state(state)["schema"]
+                saved_input(client, run_id, schema, deadline - time.monotonic())
+                return
+            if state is not None and state.is_final():
                 return
             time.sleep(0.1)

@@ -305,8 +305,8 @@ def test_an_answer_given_to_a_dead_run_is_the_decision_of_the_run_that_takes_ove
             lambda: _run_of(incident_id) != old_run,
             deadline_s=HEARTBEAT_TIMEOUT_S + 150,
         )
-        with Answerer(BREACH_GATES[1:], deadline_s=180) as answerer:
-            _until("the incident to close", lambda: _status(incident_id) == "closed", 240)
+        with Answerer(BREACH_GATES[1:], deadline_s=300) as answerer:
+            _until("the incident to close", lambda: _status(incident_id) == "closed", 360)
     assert answerer.errors == [] and answerer.exit_codes == [0] * (len(BREACH_GATES) - 1)
     assert "No heartbeat" in (_state(old_run).message or "")
     with session_scope() as session:

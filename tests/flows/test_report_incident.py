@@ -24,7 +24,7 @@ from irp.gates import service as gates
 from irp.incidents import service as incidents
 from irp.incidents import timeline
 from models.enums import IncidentStatus, IncidentType
-from tests.flows.answerer import Answer, Answerer
+from tests.flows.answerer import Answer, Answerer, closing
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
 
@@ -120,11 +120,15 @@ def _closed(incident_id: str) -> bool:
 
 
 def _respond(incident_id: str) -> None:
-    """People answer the activation and sign-off gates as they come (`irp approve`)."""
-    answers = [Answer("activation", "approve", "cio"), Answer("signoff", "approve", "cio")]
-    with Answerer(answers, deadline_s=180) as answerer:
-        _until("the incident to close", lambda: _closed(incident_id), 180)
-    assert answerer.errors == [] and answerer.exit_codes == [0, 0]
+    """People answer the gates, tasks and closing duties as they come (`irp approve`, ...)."""
+    acting = {"technical": "it_manager", "customer_service": "cs_manager"}
+    answers = [
+        Answer("activation", "approve", "cio"),
+        *closing(acting, Answer("signoff", "approve", "cio")),
+    ]
+    with Answerer(answers, deadline_s=300) as answerer:
+        _until("the incident to close", lambda: _closed(incident_id), 300)
+    assert answerer.errors == [] and answerer.exit_codes == [0] * len(answers)
 
 
 def _no_personal_data(run_id: str, incident_id: str) -> dict[str, Any]:
