@@ -329,13 +329,17 @@ def show_refusal(incident_id: str, refused: GateRefused) -> None:
 
 def saved_input(client: SyncPrefectClient, run_id: UUID, key: str, deadline_s: float = 5.0) -> Any:
     """A run input the pausing run saves just after it pauses; None if it never comes."""
-    from prefect.exceptions import ObjectNotFound
+    from prefect.exceptions import ObjectNotFound, PrefectHTTPStatusError
 
     deadline = time.monotonic() + deadline_s
     while time.monotonic() < deadline:
         try:
             return json.loads(client.read_flow_run_input(run_id, key))
         except ObjectNotFound:
+            time.sleep(0.1)
+        except PrefectHTTPStatusError as exc:  # Prefect's client sends this run input's 404 as is
+            if exc.response.status_code != 404:
+                raise
             time.sleep(0.1)
     return None
 
