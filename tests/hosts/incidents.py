@@ -4,11 +4,14 @@ what each incident waits for answered as the first person its Prefect UI form of
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import httpx
 
-from tests.hosts.central import Central, flow_run
+from tests.hosts.central import Central, flow_run, host_env
 
 ENDED = ("closed", "rejected", "stopped")
 
@@ -46,6 +49,18 @@ def answer_gates(central: Central, api: httpx.Client) -> bool:
         answer = first_choices(json.loads(value) if isinstance(value, str) else value)
         api.post(f"/flow_runs/{incident['run']}/resume", json={"run_input": answer})
     return all(i["status"] in ENDED for i in incidents(central).values())
+
+
+def preserve_evidence(central: Central, incident_id: str, home: Path) -> None:
+    """A security engineer records the breach's evidence from a shell, as the plan requires
+    before its cleanup (`irp evidence add`, against the central database)."""
+    argv = [sys.executable, "-m", "irp.cli", "evidence", "add", incident_id]
+    argv += ["--what", "export endpoint access logs", "--where", "evidence locker 1"]
+    argv += ["--by", "security_engineer", "--sha256", "0" * 64]
+    done = subprocess.run(
+        argv, env=host_env(central, home), capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
 
 
 def first_choices(schema: dict[str, Any]) -> dict[str, Any]:

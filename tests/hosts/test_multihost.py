@@ -38,7 +38,13 @@ from tests.hosts.central import (
     wait_for,
 )
 from tests.hosts.hosts import TOKEN, namespaces_allowed, start_host
-from tests.hosts.incidents import answer_gates, incidents, said_twice, waiting_runs
+from tests.hosts.incidents import (
+    answer_gates,
+    incidents,
+    preserve_evidence,
+    said_twice,
+    waiting_runs,
+)
 from tests.hosts.netns import host_network, server_address
 from tests.notify.helpers import routed_plan
 from tests.notify.receiver import Receiver
@@ -112,6 +118,8 @@ def test_two_hosts_take_a_storm_and_survive_losing_one(tmp_path: Path) -> None:
                 deadline_s=180,
             )
             phases["runs at gates"] = time.monotonic() - began
+            [breach_id] = [i for i, r in incidents(central).items() if r["type"] == "data_breach"]
+            preserve_evidence(central, breach_id, tmp_path / "engineer")
             first_runs = api.post("/flow_runs/filter", json={}).json()
             incident_runs = [r for r in first_runs if r["name"].startswith("INC-")]
             assert len(incident_runs) == total  # each incident's flow started once
