@@ -46,7 +46,7 @@ def asked(task: ManualTask) -> service.Asked:
         subject=subject(task.id),
         round=ROUND,
         title=f"task {task.id} {task.title}",
-        question=f"is task {task.id} done? {task.instructions}".strip(),
+        question=f"is task {task.id} ({task.title}) done? {task.instructions}".strip(),
         stage=Stage.response.value,
         expires_at=task.due_at + GRACE,
     )
