@@ -24,7 +24,7 @@ from irp.db import session_scope
 from irp.errors import GateRefused, IrpError, TaskRefused
 from irp.gates import service as gates
 from irp.identity import service as identity
-from irp.identity import tasks as task_codes
+from irp.identity import tasks as task_proof
 from irp.identity.people import person_name
 from irp.incidents import service as incidents
 from irp.plan.loader import plan_for
@@ -94,7 +94,7 @@ def _asked(token: str) -> Asked | TaskAsked:
         incident = incidents.get_incident(session, row.incident_id)
         plan = plan_for(incident)
         title = plan_redactor(plan).redact(incident.summary)
-        if row.subject.startswith(task_codes.SUBJECT_PREFIX):
+        if row.subject.startswith(task_proof.SUBJECT_PREFIX):
             return _task_asked(session, row, plan, title)
         return _gate_asked(session, row, incident, plan, title)
 
@@ -121,7 +121,7 @@ def _gate_asked(
 
 
 def _task_asked(session: Session, row: OneTimeCode, plan: Plan, title: str) -> TaskAsked:
-    task = manual.get_task(session, int(row.subject.removeprefix(task_codes.SUBJECT_PREFIX)))
+    task = manual.get_task(session, int(row.subject.removeprefix(task_proof.SUBJECT_PREFIX)))
     if task.status is not TaskStatus.open:
         raise LinkProblem(409, "This task is answered already.")
     assert task.id is not None

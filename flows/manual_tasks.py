@@ -23,6 +23,7 @@ from flows import gates
 from irp.db import session_scope
 from irp.errors import TaskRefused
 from irp.gates.machine import GateOutcome
+from irp.identity import task_codes
 from irp.identity import tasks as proven
 from irp.identity.people import deciders
 from irp.redact import plan_redactor
@@ -110,7 +111,7 @@ def work_for_people(run: Run, specs: list[ActionSpec]) -> list[str]:
             owners = manual.owners(run.plan, task)
             _announce(run, told.extra, "task_open", owners)
             if proven.required(run.drill_policy_answers):
-                proven.send_codes(task, run.plan, owners, run.notify_url)
+                task_codes.send_codes(task, run.plan, owners, run.notify_url)
         with session_scope() as session:
             if waiting and run.drill_policy_answers:
                 for task in waiting:

@@ -1,7 +1,7 @@
 """Proven task answers: the codes a manual task sends its owners' people when it opens, and the
 proof an answer must then carry (subject `task:<id>`, one round).
 
-The flow (flows/manual_tasks.py) calls `send_codes` when a task opens for people;
+The flow (flows/manual_tasks.py) calls `task_codes.send_codes` when a task opens for people;
 `irp/response/manual.admit`, the one place an answer is let in, calls `prove_answer` whenever
 `codes_sent`, so the CLI, the Prefect UI form and the link page are all checked there, once.
 """
@@ -13,11 +13,8 @@ from datetime import timedelta
 
 from sqlmodel import Session, select
 
-from irp.db import session_scope
-from irp.identity import service
-from irp.identity.gates import drill_channels
 from irp.identity.people import Decider, deciders
-from irp.incidents import service as incidents
+from irp.identity.proof import Asked, prove
 from irp.settings import get_settings
 from models import ManualTask, OneTimeCode
 from models.enums import Stage
@@ -40,8 +37,8 @@ def subject(task_id: int | None) -> str:
     return f"{SUBJECT_PREFIX}{task_id}"
 
 
-def asked(task: ManualTask) -> service.Asked:
-    return service.Asked(
+def asked(task: ManualTask) -> Asked:
+    return Asked(
         incident_id=task.incident_id,
         subject=subject(task.id),
         round=ROUND,
@@ -50,15 +47,6 @@ def asked(task: ManualTask) -> service.Asked:
         stage=Stage.response.value,
         expires_at=task.due_at + GRACE,
     )
-
-
-def send_codes(task: ManualTask, plan: Plan, owners: list[str], notify_url: str | None) -> int:
-    """Each person holding an owner role gets a code and a link (in a drill: over the drill's
-    channels, as gates' codes); the number reached."""
-    with session_scope() as session:
-        drill = incidents.get_incident(session, task.incident_id).drill
-        override = drill_channels(plan, notify_url) if drill else None
-        return service.issue(session, asked(task), deciders(plan, owners), override=override)
 
 
 def codes_sent(session: Session, task: ManualTask) -> bool:
@@ -99,7 +87,7 @@ def prove_answer(
         return TaskProof(None, f"--by: {who!r} may not answer task {task.id}; allowed: {allowed}")
     if not proof.strip():
         return TaskProof(None, f"--code: task {task.id} needs the one-time code sent to you")
-    checked = service.prove(session, asked(task), person, proof)
+    checked = prove(session, asked(task), person, proof)
     if checked.ok:
         return TaskProof(checked.person)
     return TaskProof(None, f"--code: {checked.check.reason} for {person.name}")

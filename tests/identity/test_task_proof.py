@@ -17,6 +17,7 @@ from sqlmodel import col, select
 
 from irp.cli.main import main
 from irp.db import session_scope
+from irp.identity import task_codes
 from irp.identity import tasks as proven
 from irp.incidents import timeline
 from irp.incidents.service import open_incident
@@ -56,7 +57,7 @@ def _task(key: str = "restore_from_backup", summary: str = "DB down") -> int:
         incident = open_incident(session, IncidentType.system_failure, intake)
         task = manual.open_task(session, incident.id, spec, plan)
         session.expunge(task)
-    assert proven.send_codes(task, plan, manual.owners(plan, task), None) == 3
+    assert task_codes.send_codes(task, plan, manual.owners(plan, task), None) == 3
     assert task.id is not None
     return task.id
 
