@@ -15,7 +15,7 @@ from sqlmodel import Session, col, select
 from irp.db import session_scope
 from irp.errors import NotFound, TaskRefused
 from irp.identity import tasks as proven
-from irp.identity.people import Decider
+from irp.identity.people import Decider, task_owners
 from irp.incidents import timeline
 from irp.response import actions
 from models import ActionRun, Incident, ManualTask
@@ -55,13 +55,7 @@ class Admitted:
 
 def owners(plan: Plan, task: ManualTask | ActionSpec) -> list[str]:
     """The role ids that may answer: the task's owner, else every role of its group."""
-    if task.owner:
-        return [task.owner]
-    org = plan.organisation
-    group = org.groups[task.group]
-    roles = [group.leader, *([group.deputy] if group.deputy else []), *group.members]
-    roles += [rid for rid, role in org.roles.items() if role.group == task.group]
-    return list(dict.fromkeys(roles))
+    return task_owners(plan, task.owner, task.group)
 
 
 def open_task(session: Session, incident_id: str, spec: ActionSpec, plan: Plan) -> ManualTask:
