@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -20,7 +21,8 @@ from irp.settings import get_settings
 from models.enums import IncidentType
 from models.manual_task import TaskStatus
 from tests.factories import make_intake
-from tests.flows.test_gate_form import Background, _form, _state, _until
+from tests.flows.test_gate_form import Background, _form, _state
+from tests.flows.test_gate_form import _until as _until_60s
 from tests.flows.test_manual_tasks import _paused_on_tasks, _tasks
 from tests.identity.helpers import messages_for
 from tests.identity.test_gate_proof import _assert_secrets_kept, _events, _resume
@@ -44,6 +46,11 @@ def background() -> Iterator[Background]:
     yield runner
     if runner.thread is not None:
         runner.thread.join(timeout=60)
+
+
+def _until(what: str, check: Callable[[], Any]) -> Any:
+    """Poll with room for a loaded machine (a flow run's steps, two cores shared)."""
+    return _until_60s(what, check, deadline_s=180)
 
 
 def _task_code(receiver: Receiver, name: str, task_id: int | None) -> str:
