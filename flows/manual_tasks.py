@@ -106,7 +106,7 @@ def work_for_people(run: Run, specs: list[ActionSpec]) -> list[str]:
     quiet = 0
     while True:
         opened, waiting = _open_ready(run, specs, passed)
-        for task in opened:
+        for task in [] if run.drill_policy_answers else opened:  # else nobody acts on a notice
             told = manual.TaskNotice(task, run.plan, [])  # the same facts a reminder gives
             owners = manual.owners(run.plan, task)
             _announce(run, told.extra, "task_open", owners)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import os
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,6 +19,7 @@ from irp.incidents import timeline
 from irp.notify import clocks
 from irp.redact import Redactor, plan_redactor
 from irp.reporting import loss, metrics
+from irp.reporting.svg_chart import bar_chart
 from irp.response import actions, custody, logistics
 from models import Incident
 from models.enums import STAGE_ORDER
@@ -381,26 +381,8 @@ def _templates() -> jinja2.Environment:
 
 
 def _duration_chart(durations: pd.DataFrame) -> str:
-    """Stage durations as an inline SVG bar chart; matplotlib is imported only here, when a
-    report is written, never when a flow module is loaded."""
+    """Stage durations as an inline SVG bar chart."""
     rows = durations.dropna(subset=["seconds"])
-    if rows.empty:
-        return ""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib.figure import Figure
-
-    figure = Figure(figsize=(7, 0.8 + 0.35 * len(rows)))
-    axes = figure.add_subplot()
-    bars = axes.barh(list(rows["stage"]), list(rows["seconds"]), color="#3b6ea5")
-    axes.bar_label(bars, fmt="%.1f s", padding=3)
-    axes.invert_yaxis()
-    axes.set_xlabel("seconds")
-    axes.margins(x=0.15)
-    figure.tight_layout()
-    buffer = io.StringIO()
-    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "irp"}):
-        figure.savefig(buffer, format="svg", metadata={"Date": None})
-    svg = buffer.getvalue()
-    return svg[svg.index("<svg") :]
+    return bar_chart(
+        [(str(s), float(v)) for s, v in zip(rows["stage"], rows["seconds"], strict=True)]
+    )

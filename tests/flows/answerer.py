@@ -96,7 +96,7 @@ class Answerer:
             if waiting is not None and (waiting[1].gate, waiting[1].round) not in answered:
                 incident_id, gate = waiting
                 if gate.gate == pending[0].gate:
-                    answer = pending.pop(0)
+                    answer = pending[0]
                     assert isinstance(answer, Answer)
                     argv = [
                         "approve",
@@ -110,7 +110,10 @@ class Answerer:
                         argv += ["--comment", answer.comment]
                     if answer.priority:
                         argv += ["--priority", answer.priority]
-                    code = main(argv)
+                    code = self._main(argv)
+                    if code is None:
+                        continue  # an error: asked again while the gate still waits
+                    pending.pop(0)
                     self.exit_codes.append(code)
                     if code == 0:
                         answered.add((gate.gate, gate.round))
@@ -128,8 +131,21 @@ class Answerer:
         incident_id = waiting[0]
         argv = ["report-part", incident_id, "--group", part.group, "--by", part.by]
         argv += ["--did", part.did, "--cause", part.cause, "--lessons", part.lessons]
-        self.exit_codes.append(main(argv))
+        code = self._main(argv)
+        if code is None:
+            return False
+        self.exit_codes.append(code)
         return True
+
+    def _main(self, argv: list[str]) -> int | None:
+        """The CLI's exit code; None (recorded in `errors`) when it raised instead: a thread
+        that died would leave the flow waiting for ever."""
+        try:
+            return main(argv)
+        except Exception as exc:  # noqa: BLE001
+            self.errors.append(f"{argv[0]}: {type(exc).__name__}: {exc}")
+            time.sleep(0.2)
+            return None
 
     def _answer_a_task(self) -> bool:
         from irp.plan.loader import get_plan
@@ -141,7 +157,9 @@ class Answerer:
                 return False
             argv = ["tasks", "done", str(task.id), "--by", manual.owners(get_plan(), task)[0]]
             argv += ["--note", f"{task.key} done", "--evidence", f"ticket-{task.id}"]
-        self.task_exit_codes.append(main(argv))
+        code = self._main(argv)
+        if code is not None:
+            self.task_exit_codes.append(code)
         return True
 
 

@@ -132,3 +132,20 @@ def test_the_report_names_the_chain_head_it_was_written_from() -> None:
         report = reporting.build_report(session, get_plan(), incident, get_settings().reports_dir)
     markdown = (report.folder / "report.md").read_text(encoding="utf-8")
     assert f"{head} (irp audit verify {incident_id})" in markdown
+
+
+def test_appends_after_a_rollback_link_to_the_head_on_record() -> None:
+    """Appends within one transaction reuse the head they read; one rolled back is forgotten."""
+    incident_id, _ = _incident_with_events(2)
+    with session_scope() as session:
+        timeline.record(session, incident_id, Stage.response, "note", "rolled back 1")
+        timeline.record(session, incident_id, Stage.response, "note", "rolled back 2")
+        session.rollback()
+        timeline.record(session, incident_id, Stage.response, "note", "kept 1")
+        session.commit()
+        timeline.record(session, incident_id, Stage.response, "note", "kept 2")
+    with session_scope() as session:
+        check = timeline.verify(session, incident_id)
+        messages = [e.message for e in timeline.events(session, incident_id)]
+    assert check.intact and check.events == 5, check  # opened, 2, then the 2 kept
+    assert messages[-2:] == ["kept 1", "kept 2"]
