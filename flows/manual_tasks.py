@@ -110,7 +110,7 @@ def work_for_people(run: Run, specs: list[ActionSpec]) -> list[str]:
             told = manual.TaskNotice(task, run.plan, [])  # the same facts a reminder gives
             owners = manual.owners(run.plan, task)
             _announce(run, told.extra, "task_open", owners)
-            if proven.required(run.drill_policy_answers):
+            if proven.codes_sent(task):
                 task_codes.send_codes(task, run.plan, owners, run.notify_url)
         with session_scope() as session:
             if waiting and run.drill_policy_answers:
@@ -155,7 +155,8 @@ def _open_ready(
             passed.add(spec.key)
             continue
         with session_scope() as session:
-            task = manual.open_task(session, run.incident_id, spec, run.plan)
+            codes = proven.required(run.drill_policy_answers)
+            task = manual.open_task(session, run.incident_id, spec, run.plan, codes=codes)
             session.expunge(task)
         opened.append(task)
     return opened, [t for t in known if t.status is TaskStatus.open] + opened
@@ -205,9 +206,8 @@ def _wait_for_answer(run: Run, waiting: list[ManualTask], quiet: int) -> bool:
 
 
 def _codes_asked(waiting: list[ManualTask]) -> bool:
-    """Whether the open tasks sent codes (then people, not roles, answer them)."""
-    with session_scope() as session:
-        return any(proven.codes_sent(session, t) for t in waiting)
+    """Whether the open tasks ask for codes (then people, not roles, answer them)."""
+    return any(proven.codes_sent(t) for t in waiting)
 
 
 def _answered_meanwhile(run: Run, waiting: list[ManualTask]) -> bool:

@@ -11,12 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from irp.identity.people import Decider, deciders
 from irp.identity.proof import Asked, prove
 from irp.settings import get_settings
-from models import ManualTask, OneTimeCode
+from models import ManualTask
 from models.enums import Stage
 from models.plan import Plan
 
@@ -26,6 +26,8 @@ GRACE = timedelta(hours=24)
 """How long past its due time a task's code still works: overdue work is still done and
 answered (the reminder and escalation say so), and its owner must still be able to prove it."""
 SUBJECT_PREFIX = "task:"
+CODES_FLAG = "codes"
+"""The key in a task's `data` that says it asks for codes."""
 
 
 def required(answered_by_policy: bool) -> bool:
@@ -49,14 +51,11 @@ def asked(task: ManualTask) -> Asked:
     )
 
 
-def codes_sent(session: Session, task: ManualTask) -> bool:
-    """Whether this task asked for codes (then every answer must carry one)."""
-    query = select(OneTimeCode.id).where(
-        OneTimeCode.incident_id == task.incident_id,
-        OneTimeCode.subject == subject(task.id),
-        OneTimeCode.round == ROUND,
-    )
-    return session.exec(query).first() is not None
+def codes_sent(task: ManualTask) -> bool:
+    """Whether this task asks for codes (then every answer must carry one). Decided and
+    committed when the task opened, before any code went out: no answer by role alone slips
+    in while they are being sent."""
+    return bool(task.data.get(CODES_FLAG))
 
 
 def person_for(plan: Plan, owners: list[str], who: str) -> Decider | None:

@@ -58,8 +58,11 @@ def owners(plan: Plan, task: ManualTask | ActionSpec) -> list[str]:
     return task_owners(plan, task.owner, task.group)
 
 
-def open_task(session: Session, incident_id: str, spec: ActionSpec, plan: Plan) -> ManualTask:
-    """Open the playbook's task for this incident once (a re-run finds it open or answered)."""
+def open_task(
+    session: Session, incident_id: str, spec: ActionSpec, plan: Plan, *, codes: bool = False
+) -> ManualTask:
+    """Open the playbook's task for this incident once (a re-run finds it open or answered);
+    `codes`: its answers must carry the one-time code its owners' people are sent."""
     existing = get_by_key(session, incident_id, spec.key)
     if existing is not None:
         return existing
@@ -74,7 +77,7 @@ def open_task(session: Session, incident_id: str, spec: ActionSpec, plan: Plan) 
         needs=list(spec.needs),
         opened_at=now,
         due_at=now + timedelta(seconds=spec.due_s),
-        data={"containment": spec.containment},
+        data={"containment": spec.containment, proven.CODES_FLAG: codes},
     )
     session.add(task)
     session.flush()
@@ -127,7 +130,7 @@ def admit(session: Session, plan: Plan, task: ManualTask, answer: TaskAnswer) ->
             f"at {task.answered_at:%Y-%m-%d %H:%M:%S} UTC)"
         )
     allowed = owners(plan, task)
-    with_code = proven.codes_sent(session, task)
+    with_code = proven.codes_sent(task)
     if not with_code and answer.by not in allowed:
         _refuse(
             session,

@@ -55,7 +55,7 @@ def _task(key: str = "restore_from_backup", summary: str = "DB down") -> int:
     intake = make_intake(IncidentType.system_failure, summary=summary)
     with session_scope() as session:
         incident = open_incident(session, IncidentType.system_failure, intake)
-        task = manual.open_task(session, incident.id, spec, plan)
+        task = manual.open_task(session, incident.id, spec, plan, codes=True)
         session.expunge(task)
     assert task_codes.send_codes(task, plan, manual.owners(plan, task), None) == 3
     assert task.id is not None
