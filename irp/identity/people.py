@@ -79,8 +79,11 @@ def people_errors(plan: Plan) -> list[tuple[Loc, str]]:
                     )
                 )
     policies = [*plan.gates.values()]
-    signing = [g for g in org.groups if g != plan.leadership_group]  # leadership signs `signoff`
-    policies += [plan.gate_policy(f"{GROUP_SIGNOFF_PREFIX}{g}") for g in signing]
+    # The group sign-offs need the commander's role and the `signoff` gate; a plan without
+    # them (or whose entry was refused) is told so by reference_errors, not by a KeyError here.
+    if org.commander in org.roles and "signoff" in plan.gates:
+        signing = [g for g in org.groups if g != plan.leadership_group]  # leadership: `signoff`
+        policies += [plan.gate_policy(f"{GROUP_SIGNOFF_PREFIX}{g}") for g in signing]
     does = {r: "owns manual tasks" for r in _task_owner_roles(plan)}
     does |= {r: "decides gates" for gate in policies for r in (*gate.deciders, *gate.escalate_to)}
     for rid in sorted(set(does) & set(org.roles)):
