@@ -56,10 +56,10 @@ def _resume(run_id: UUID, task: ManualTask, given: manual.TaskAnswer) -> bool:
         schema = saved_input(client, run_id, keyset["schema"], deadline_s=RUN_BUSY_S)
     if schema is None or task.id not in schema["properties"]["task"].get("enum", []):
         return False  # a form made after the answer was recorded: the run knows already
-    run_input = {
+    run_input = {  # the code was spent recording the answer: the run finds it answered
         "task": task.id,
         "outcome": given.outcome,
-        "by": given.by,
+        "by": task.data.get("person", given.by),
         "note": given.note,
         "evidence": given.evidence or "",
     }

@@ -17,12 +17,15 @@ from typing import TYPE_CHECKING, Any, Literal
 from prefect import get_run_logger
 from prefect.input import RunInput
 from pydantic import Field, create_model
-from sqlmodel import func, select
+from sqlmodel import col, func, select
 
 from flows import gates
 from irp.db import session_scope
 from irp.errors import TaskRefused
 from irp.gates.machine import GateOutcome
+from irp.identity import task_codes
+from irp.identity import tasks as proven
+from irp.identity.people import deciders
 from irp.redact import plan_redactor
 from irp.response import manual
 from models import ManualTask, TimelineEvent
@@ -52,13 +55,23 @@ class TaskInput(RunInput):
         default="", max_length=4000, description="What was done: goes on the timeline"
     )
     evidence: str = Field(default="", max_length=1000, description="Evidence reference if needed")
+    code: str = Field(
+        default="",
+        max_length=1000,
+        description="The one-time code sent to you (never put on the timeline)",
+    )
 
 
-def task_form(plan: Plan, open_tasks: list[ManualTask], description: str) -> type[TaskInput]:
+def task_form(
+    plan: Plan, open_tasks: list[ManualTask], description: str, *, people: bool = False
+) -> type[TaskInput]:
     """The form for the open tasks: `task` and `by` are selects of the open tasks and their
-    owners, so Prefect's server refuses anything else before the run resumes."""
+    owners (with codes: the people holding the owner roles), so Prefect's server refuses
+    anything else before the run resumes."""
     ids = [t.id for t in open_tasks]
     roles = list(dict.fromkeys(r for t in open_tasks for r in manual.owners(plan, t)))
+    if people:
+        roles = [d.person for d in deciders(plan, roles)]
 
     def select_of(values: list[Any]) -> Any:
         def as_select(schema: dict[str, Any]) -> None:
@@ -76,7 +89,13 @@ def task_form(plan: Plan, open_tasks: list[ManualTask], description: str) -> typ
             task_choice,
             Field(description="The task you answer", json_schema_extra=select_of(ids)),
         ),
-        by=(role_choice, Field(description="Your role id", json_schema_extra=select_of(roles))),
+        by=(
+            role_choice,
+            Field(
+                description="You (a person id)" if people else "Your role id",
+                json_schema_extra=select_of(roles),
+            ),
+        ),
     )
     return form.with_initial_data(description=description, outcome="done")
 
@@ -89,7 +108,10 @@ def work_for_people(run: Run, specs: list[ActionSpec]) -> list[str]:
         opened, waiting = _open_ready(run, specs, passed)
         for task in [] if run.drill_policy_answers else opened:  # else nobody acts on a notice
             told = manual.TaskNotice(task, run.plan, [])  # the same facts a reminder gives
-            _announce(run, told.extra, "task_open", manual.owners(run.plan, task))
+            owners = manual.owners(run.plan, task)
+            _announce(run, told.extra, "task_open", owners)
+            if proven.codes_sent(task):
+                task_codes.send_codes(task, run.plan, owners, run.notify_url)
         with session_scope() as session:
             if waiting and run.drill_policy_answers:
                 for task in waiting:
@@ -133,7 +155,8 @@ def _open_ready(
             passed.add(spec.key)
             continue
         with session_scope() as session:
-            task = manual.open_task(session, run.incident_id, spec, run.plan)
+            codes = proven.required(run.drill_policy_answers)
+            task = manual.open_task(session, run.incident_id, spec, run.plan, codes=codes)
             session.expunge(task)
         opened.append(task)
     return opened, [t for t in known if t.status is TaskStatus.open] + opened
@@ -164,19 +187,27 @@ def _wait_for_answer(run: Run, waiting: list[ManualTask], quiet: int) -> bool:
     timeout = (first_due - now).total_seconds()
     timeout = timeout if timeout >= 1 else QUIET_WAIT_S
     suspend = gates.may_suspend(timeout)
-    text = _form_text(run, waiting)
-    form = task_form(run.plan, waiting, text)
+    with_codes = _codes_asked(waiting)
+    text = _form_text(run, waiting, with_codes)
+    form = task_form(run.plan, waiting, text, people=with_codes)
     answer = gates.wait_for(form, _wait_key(run, waiting, quiet), now, timeout, suspend=suspend)
     if answer is None:
         _remind_overdue(run)
         return False
-    given = manual.TaskAnswer(answer.outcome, answer.by, answer.note, answer.evidence or None)
+    given = manual.TaskAnswer(
+        answer.outcome, answer.by, answer.note, answer.evidence or None, code=answer.code
+    )
     with session_scope() as session:
         try:
             manual.answer_task(session, run.plan, answer.task, given)
         except TaskRefused as refused:  # answered from the CLI already, or refused and recorded
             get_run_logger().warning(str(refused))
     return True
+
+
+def _codes_asked(waiting: list[ManualTask]) -> bool:
+    """Whether the open tasks ask for codes (then people, not roles, answer them)."""
+    return any(proven.codes_sent(t) for t in waiting)
 
 
 def _answered_meanwhile(run: Run, waiting: list[ManualTask]) -> bool:
@@ -220,8 +251,9 @@ def _announce(run: Run, extra: dict[str, object], event: str, audience: list[str
         get_run_logger().warning("notifying task %s failed: %s", extra.get("task"), exc)
 
 
-def _form_text(run: Run, waiting: list[ManualTask]) -> str:
-    """The form's Markdown: every open task, who owns it, what done needs; masked."""
+def _form_text(run: Run, waiting: list[ManualTask], with_codes: bool) -> str:
+    """The form's Markdown, led by why the last answer was refused if it was: every open
+    task, who owns it, what done needs, how to prove the answer; masked."""
     lines = [f"### Open tasks - {run.incident_id}", ""]
     for task in waiting:
         who = ", ".join(manual.owners(run.plan, task))
@@ -229,8 +261,31 @@ def _form_text(run: Run, waiting: list[ManualTask]) -> str:
             f"- **{task.id}** {task.title} (owners: {who}; due {task.due_at:%H:%M:%S} UTC; "
             f"done needs: {', '.join(task.needs)}): {task.instructions}"
         )
-    lines += [
-        "",
-        'From a shell: `irp tasks done TASK --by <role> --note "..."` (or fail, skip)',
-    ]
+    by = "<person> --code <the code sent to you>" if with_codes else "<role>"
+    lines += ["", f'From a shell: `irp tasks done TASK --by {by} --note "..."` (or fail, skip)']
+    if with_codes:
+        lines.insert(0, "Answer with the one-time code (or open the link) sent to you.\n")
+    refusal = _last_refusal(run)
+    if refusal is not None:
+        lines.insert(0, refusal + "\n")
     return plan_redactor(run.plan).redact("\n".join(lines))
+
+
+def _last_refusal(run: Run) -> str | None:
+    """Why the last answer was refused, if the last task event is a refusal (no code in it)."""
+    with session_scope() as session:
+        query = (
+            select(TimelineEvent)
+            .where(
+                TimelineEvent.incident_id == run.incident_id,
+                TimelineEvent.kind.in_(TASK_EVENTS),  # type: ignore[attr-defined]
+            )
+            .order_by(col(TimelineEvent.id).desc())
+        )
+        last = session.exec(query).first()
+    if last is None or last.kind != "task_refused":
+        return None
+    return (
+        f"{gates.REFUSAL_NOTE}{last.actor} at {last.at:%Y-%m-%d %H:%M:%S} UTC "
+        f"was refused:** {last.data.get('reason', '')}"
+    )

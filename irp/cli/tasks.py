@@ -14,11 +14,17 @@ from irp.settings import point_prefect_at_stack
 tasks_app = typer.Typer(help="Manual tasks: list them, answer them.", no_args_is_help=True)
 COLUMNS = ("id", "incident_id", "key", "group", "owner", "status", "due_at", "answered_by")
 
-By = Annotated[str, typer.Option("--by", help="Your role id (one of the task's owners).")]
+By = Annotated[
+    str,
+    typer.Option(
+        "--by", help="Your role id (one of the task's owners); with codes: your person id or name."
+    ),
+]
 Note = Annotated[str, typer.Option("--note", help="What was done; goes on the timeline.")]
 Evidence = Annotated[
     str | None, typer.Option("--evidence", help="Evidence reference (when the task needs one).")
 ]
+Code = Annotated[str, typer.Option("--code", help="The one-time code (or link token) sent to you.")]
 TaskId = Annotated[int, typer.Argument(metavar="TASK", help="The task's number (irp tasks list).")]
 
 
@@ -61,7 +67,9 @@ def _table(rows: list[dict[str, Any]]) -> str:
     )
 
 
-def _answer(task_id: int, outcome: str, by: str, note: str, evidence: str | None) -> None:
+def _answer(
+    task_id: int, outcome: str, by: str, note: str, evidence: str | None, code: str
+) -> None:
     from deployments.task_answers import answer
     from irp.redact import default_redactor
     from irp.response.manual import TaskAnswer
@@ -70,7 +78,7 @@ def _answer(task_id: int, outcome: str, by: str, note: str, evidence: str | None
         raise InvalidInput("--by: say who answers (a role id)")
     point_prefect_at_stack()
     say_where(prefect=True)
-    task, resumed = answer(task_id, TaskAnswer(outcome, by, note, evidence))  # type: ignore[arg-type]
+    task, resumed = answer(task_id, TaskAnswer(outcome, by, note, evidence, code))  # type: ignore[arg-type]
     after = "its run goes on" if resumed else "its run reads it when it next looks"
     typer.echo(
         default_redactor().redact(
@@ -80,18 +88,24 @@ def _answer(task_id: int, outcome: str, by: str, note: str, evidence: str | None
 
 
 @tasks_app.command("done")
-def tasks_done(task: TaskId, by: By = "", note: Note = "", evidence: Evidence = None) -> None:
+def tasks_done(
+    task: TaskId, by: By = "", note: Note = "", evidence: Evidence = None, code: Code = ""
+) -> None:
     """The task is done (a note; an evidence reference when the task needs one)."""
-    _answer(task, "done", by, note, evidence)
+    _answer(task, "done", by, note, evidence, code)
 
 
 @tasks_app.command("fail")
-def tasks_fail(task: TaskId, by: By = "", note: Note = "", evidence: Evidence = None) -> None:
+def tasks_fail(
+    task: TaskId, by: By = "", note: Note = "", evidence: Evidence = None, code: Code = ""
+) -> None:
     """The task could not be done: it escalates like a failed action."""
-    _answer(task, "failed", by, note, evidence)
+    _answer(task, "failed", by, note, evidence, code)
 
 
 @tasks_app.command("skip")
-def tasks_skip(task: TaskId, by: By = "", note: Note = "", evidence: Evidence = None) -> None:
+def tasks_skip(
+    task: TaskId, by: By = "", note: Note = "", evidence: Evidence = None, code: Code = ""
+) -> None:
     """The task does not apply to this incident (say why in the note)."""
-    _answer(task, "not_applicable", by, note, evidence)
+    _answer(task, "not_applicable", by, note, evidence, code)

@@ -50,10 +50,22 @@ def deciders(plan: Plan, role_ids: list[str]) -> list[Decider]:
     return list(found.values())
 
 
+def task_owners(plan: Plan, owner: str | None, group: str) -> list[str]:
+    """The role ids that may answer a manual task: its owner, else every role of its group."""
+    if owner:
+        return [owner]
+    org = plan.organisation
+    team = org.groups[group]
+    roles = [team.leader, *([team.deputy] if team.deputy else []), *team.members]
+    roles += [rid for rid, role in org.roles.items() if role.group == group]
+    return list(dict.fromkeys(roles))
+
+
 def people_errors(plan: Plan) -> list[tuple[Loc, str]]:
     """Role people are known person ids, and every gate decider (or escalation role) holder,
-    each group's cleanup signers included, has a channel: without one nobody could prove an answer. A `${VARIABLE}` reference counts
-    (it is filled where the code is sent)."""
+    each group's cleanup signers included, and every manual task owner's holder has a channel:
+    without one nobody could prove an answer. A `${VARIABLE}` reference counts (it is filled
+    where the code is sent)."""
     org = plan.organisation
     problems: list[tuple[Loc, str]] = []
     for rid, role in org.roles.items():
@@ -67,10 +79,14 @@ def people_errors(plan: Plan) -> list[tuple[Loc, str]]:
                     )
                 )
     policies = [*plan.gates.values()]
-    signing = [g for g in org.groups if g != plan.leadership_group]  # leadership signs `signoff`
-    policies += [plan.gate_policy(f"{GROUP_SIGNOFF_PREFIX}{g}") for g in signing]
-    deciding = {r for gate in policies for r in (*gate.deciders, *gate.escalate_to)}
-    for rid in sorted(deciding & set(org.roles)):
+    # The group sign-offs need the commander's role and the `signoff` gate; a plan without
+    # them (or whose entry was refused) is told so by reference_errors, not by a KeyError here.
+    if org.commander in org.roles and "signoff" in plan.gates:
+        signing = [g for g in org.groups if g != plan.leadership_group]  # leadership: `signoff`
+        policies += [plan.gate_policy(f"{GROUP_SIGNOFF_PREFIX}{g}") for g in signing]
+    does = {r: "owns manual tasks" for r in _task_owner_roles(plan)}
+    does |= {r: "decides gates" for gate in policies for r in (*gate.deciders, *gate.escalate_to)}
+    for rid in sorted(set(does) & set(org.roles)):
         for decider in holders(plan, rid):
             if not any(_usable(c) for c in decider.channels):
                 where: Loc = (
@@ -79,9 +95,19 @@ def people_errors(plan: Plan) -> list[tuple[Loc, str]]:
                     else ("organisation", "roles", rid, "notify")
                 )
                 problems.append(
-                    (where, f"{decider.name!r} decides gates ({rid}) but has no channel for codes")
+                    (where, f"{decider.name!r} {does[rid]} ({rid}) but has no channel for codes")
                 )
     return problems
+
+
+def _task_owner_roles(plan: Plan) -> set[str]:
+    return {
+        rid
+        for kind in plan.incident_types.values()
+        for action in kind.playbook
+        if action.executor == "manual" and action.group in plan.organisation.groups
+        for rid in task_owners(plan, action.owner, action.group)
+    }
 
 
 def _usable(channel: SecretStr) -> bool:

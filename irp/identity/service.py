@@ -1,6 +1,6 @@
 """One-time codes on record: issue them to each allowed person over their own channel, and
-prove an answer with one (a gate now; a manual task plugs in with `issue` and `prove` under
-its own subject, `task:<id>`).
+prove an answer with one (irp/identity/proof.py, re-exported here): a gate under the subject
+`gate:<gate>`, a manual task under `task:<id>`.
 
 Only the code's keyed hash is stored; the code and the link exist in the message to their
 person alone. The timeline says who got a code and over which channel (masked), and who
@@ -11,24 +11,24 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass
-from datetime import datetime, timedelta
 
 from pydantic import SecretStr
-from sqlalchemy import update
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from irp.identity import codes
-from irp.identity.codes import Binding, Check
+from irp.identity.codes import Binding
 from irp.identity.keys import identity_key
 from irp.identity.people import Decider
+from irp.identity.proof import Asked as Asked
+from irp.identity.proof import Proof as Proof
+from irp.identity.proof import link_row as link_row
+from irp.identity.proof import prove as prove
 from irp.incidents import timeline
 from irp.notify.delivery import deliver
 from irp.notify.routing import resolve_url
 from irp.notify.service import masked_target
 from irp.settings import get_settings
 from models import OneTimeCode
-from models.base import utcnow
 
 LINK_PATH = "/answer"
 _SECRETS_IN_LOG = re.compile(rf"(Code: |{LINK_PATH}/)[^\s'\"\\]+")
@@ -52,19 +52,6 @@ def hide_codes_from(logger: logging.Logger) -> None:
 
 SEND_ATTEMPTS = 2
 SEND_TIMEOUT_S = 10.0
-
-
-@dataclass(frozen=True)
-class Asked:
-    """What a code answers and what its message tells the person."""
-
-    incident_id: str
-    subject: str
-    round: int
-    title: str
-    question: str
-    stage: str
-    expires_at: datetime
 
 
 def link_base() -> str:
@@ -143,115 +130,3 @@ def issue(
             },
         )
     return reached
-
-
-@dataclass(frozen=True)
-class Proof:
-    """The outcome of presenting a code or link: the person proven, or why not."""
-
-    check: Check
-    person: Decider | None
-    channel: str = ""
-
-    @property
-    def ok(self) -> bool:
-        return self.check is Check.ok and self.person is not None
-
-
-def prove(
-    session: Session,
-    asked: Asked,
-    person: Decider | None,
-    proof: str,
-    *,
-    now: datetime | None = None,
-) -> Proof:
-    """Check `proof` (a code or a link token) for `person` on this round and spend it; a
-    proven answer goes on the timeline with the channel its code went to. A refusal is the
-    caller's to record (a gate records it as a refused decision)."""
-    now = now or utcnow()
-    if person is None or not proof.strip():
-        return Proof(Check.wrong, person)
-    binding = Binding(asked.incident_id, asked.subject, asked.round, person.person)
-    check, row = _check(session, binding, proof.strip(), now)
-    if check is Check.ok and row is not None:
-        spent = session.execute(
-            update(OneTimeCode)
-            .where(col(OneTimeCode.id) == row.id, col(OneTimeCode.used_at).is_(None))
-            .values(used_at=now)
-        )
-        if spent.rowcount != 1:  # type: ignore[attr-defined]
-            return Proof(Check.used, person)
-        how = "link" if codes.is_link_token(proof) else "code"
-        timeline.record(
-            session,
-            asked.incident_id,
-            asked.stage,
-            "answer_proven",
-            f"{asked.subject} round {asked.round}: {person.name} ({person.role}) proven by the "
-            f"one-time {how} sent via {row.channel}",
-            actor=person.name,
-            data={
-                "subject": asked.subject,
-                "round": asked.round,
-                "person": person.person,
-                "role": person.role,
-                "channel": row.channel,
-                "proof": how,
-            },
-        )
-        return Proof(Check.ok, person, row.channel)
-    return Proof(check, person)
-
-
-def _check(
-    session: Session, binding: Binding, proof: str, now: datetime
-) -> tuple[Check, OneTimeCode | None]:
-    key = identity_key()
-    if codes.is_link_token(proof):
-        claim = codes.read_link(key, proof)
-        if claim is None or claim.binding != binding:
-            return Check.wrong, None
-        row = session.get(OneTimeCode, claim.row_id)
-        if row is None or _binding(row) != binding:
-            return Check.wrong, None
-        if row.used_at is not None:
-            return Check.used, row
-        expired = now >= min(row.expires_at, claim.expires_at + timedelta(seconds=1))
-        return (Check.expired if expired else Check.ok), row
-    query = (
-        select(OneTimeCode)
-        .where(
-            OneTimeCode.incident_id == binding.incident_id,
-            OneTimeCode.subject == binding.subject,
-            OneTimeCode.round == binding.round,
-            OneTimeCode.person == binding.person,
-        )
-        .order_by(col(OneTimeCode.id).desc())
-    )
-    for row in session.exec(query):
-        check = codes.check_code(
-            key,
-            binding,
-            proof,
-            row.code_hash,
-            expires_at=row.expires_at,
-            used_at=row.used_at,
-            now=now,
-        )
-        if check is not Check.wrong:
-            return check, row
-    return Check.wrong, None
-
-
-def _binding(row: OneTimeCode) -> Binding:
-    return Binding(row.incident_id, row.subject, row.round, row.person)
-
-
-def link_row(session: Session, token: str) -> OneTimeCode | None:
-    """The code row a correctly signed link names (for the confirmation page), else None."""
-    claim = codes.read_link(identity_key(), token)
-    if claim is None:
-        return None
-    row = session.get(OneTimeCode, claim.row_id)
-    return row if row is not None and _binding(row) == claim.binding else None

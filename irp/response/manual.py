@@ -5,15 +5,17 @@ overdue. Every step goes on the timeline; `admit` is the one place an answer is 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Literal, NoReturn
 
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from irp.db import session_scope
 from irp.errors import NotFound, TaskRefused
+from irp.identity import tasks as proven
+from irp.identity.people import Decider, task_owners
 from irp.incidents import timeline
 from irp.response import actions
 from models import ActionRun, Incident, ManualTask
@@ -33,27 +35,34 @@ ACTION_STATUS = {
 
 @dataclass(frozen=True)
 class TaskAnswer:
-    """What a person says about a task, from the CLI or the Prefect UI form."""
+    """What a person says about a task, from the CLI, the Prefect UI form or the link page;
+    `code` (a one-time code or link token) is checked and never stored."""
 
     outcome: Outcome
     by: str
     note: str
     evidence: str | None = None
+    code: str = field(default="", repr=False)
+
+
+@dataclass(frozen=True)
+class Admitted:
+    """Who answers: the role, and the person proven by a code (when codes were sent)."""
+
+    role: str
+    person: Decider | None = None
 
 
 def owners(plan: Plan, task: ManualTask | ActionSpec) -> list[str]:
     """The role ids that may answer: the task's owner, else every role of its group."""
-    if task.owner:
-        return [task.owner]
-    org = plan.organisation
-    group = org.groups[task.group]
-    roles = [group.leader, *([group.deputy] if group.deputy else []), *group.members]
-    roles += [rid for rid, role in org.roles.items() if role.group == task.group]
-    return list(dict.fromkeys(roles))
+    return task_owners(plan, task.owner, task.group)
 
 
-def open_task(session: Session, incident_id: str, spec: ActionSpec, plan: Plan) -> ManualTask:
-    """Open the playbook's task for this incident once (a re-run finds it open or answered)."""
+def open_task(
+    session: Session, incident_id: str, spec: ActionSpec, plan: Plan, *, codes: bool = False
+) -> ManualTask:
+    """Open the playbook's task for this incident once (a re-run finds it open or answered);
+    `codes`: its answers must carry the one-time code its owners' people are sent."""
     existing = get_by_key(session, incident_id, spec.key)
     if existing is not None:
         return existing
@@ -68,7 +77,7 @@ def open_task(session: Session, incident_id: str, spec: ActionSpec, plan: Plan) 
         needs=list(spec.needs),
         opened_at=now,
         due_at=now + timedelta(seconds=spec.due_s),
-        data={"containment": spec.containment},
+        data={"containment": spec.containment, proven.CODES_FLAG: codes},
     )
     session.add(task)
     session.flush()
@@ -108,9 +117,11 @@ def list_tasks(
     return list(session.exec(query))
 
 
-def admit(session: Session, plan: Plan, task: ManualTask, answer: TaskAnswer) -> str:
-    """The role answering, when the plan lets them answer this task now; TaskRefused naming
-    the field otherwise (a refusal by a wrong role is recorded and committed)."""
+def admit(session: Session, plan: Plan, task: ManualTask, answer: TaskAnswer) -> Admitted:
+    """Who answers, when the plan lets them answer this task now; TaskRefused naming the field
+    otherwise. A refusal of who answers (a wrong role, a missing, wrong, expired or spent code)
+    is recorded and committed. The code is checked last, so it is spent only with an answer
+    that is recorded."""
     if answer.outcome not in OUTCOMES:
         raise TaskRefused(f"outcome: {answer.outcome!r} is not one of {', '.join(OUTCOMES)}")
     if task.status is not TaskStatus.open:
@@ -119,31 +130,49 @@ def admit(session: Session, plan: Plan, task: ManualTask, answer: TaskAnswer) ->
             f"at {task.answered_at:%Y-%m-%d %H:%M:%S} UTC)"
         )
     allowed = owners(plan, task)
-    if answer.by not in allowed:
-        reason = f"--by: {answer.by!r} may not answer task {task.id} (owners: {', '.join(allowed)})"
-        timeline.record(
+    with_code = proven.codes_sent(task)
+    if not with_code and answer.by not in allowed:
+        _refuse(
             session,
-            task.incident_id,
-            Stage.response,
-            "task_refused",
-            f"Task {task.id} {task.title}: answer refused - {reason}",
-            actor=answer.by,
-            data={"task": task.id, "action": task.key, "reason": reason},
+            task,
+            answer.by,
+            f"--by: {answer.by!r} may not answer task {task.id} (owners: {', '.join(allowed)})",
         )
-        session.commit()
-        raise TaskRefused(reason)
     if not answer.note.strip():
         raise TaskRefused("--note: say what was done (it goes on the timeline)")
     if answer.outcome == "done" and "evidence" in task.needs and not answer.evidence:
         raise TaskRefused(f"--evidence: task {task.id} needs an evidence reference to be done")
-    return answer.by
+    if not with_code:
+        return Admitted(answer.by)
+    proof = proven.prove_answer(session, plan, task, allowed, answer.by, answer.code)
+    if proof.person is None:
+        _refuse(session, task, answer.by, proof.reason)
+    return Admitted(proof.person.role, proof.person)
+
+
+def _refuse(session: Session, task: ManualTask, by: str, reason: str) -> NoReturn:
+    """Record and commit why an answer was refused (the next form says so), then refuse it."""
+    timeline.record(
+        session,
+        task.incident_id,
+        Stage.response,
+        "task_refused",
+        f"Task {task.id} {task.title}: answer refused - {reason}",
+        actor=by,
+        data={"task": task.id, "action": task.key, "reason": reason},
+    )
+    session.commit()
+    raise TaskRefused(reason)
 
 
 def answer_task(session: Session, plan: Plan, task_id: int, answer: TaskAnswer) -> ManualTask:
     """Admit and record a person's answer."""
     task = get_task(session, task_id)
-    role = admit(session, plan, task, answer)
-    return _record_answer(session, task, answer, by=role, person=plan.role_person(role))
+    admitted = admit(session, plan, task, answer)
+    person = admitted.person.name if admitted.person else plan.role_person(admitted.role)
+    if admitted.person is not None:
+        task.data = {**task.data, "person": admitted.person.person}
+    return _record_answer(session, task, answer, by=admitted.role, person=person)
 
 
 def answer_by_drill_policy(session: Session, plan: Plan, task: ManualTask) -> ManualTask:

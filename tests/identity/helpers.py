@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
+from tests.factories import plan_data, write_plan
 from tests.notify.receiver import Receiver
 
 CODE = re.compile(r"Code: (\d{8})")
@@ -34,3 +36,23 @@ def secrets_sent(receiver: Receiver) -> list[str]:
     text = "\n".join(str(r.json["message"]) for r in receiver.requests if r.json is not None)
     found = CODE.findall(text) + [link.rsplit("/", 1)[-1] for link in LINK.findall(text)]
     return sorted(set(found))
+
+
+def code_asking(receiver: Receiver, path: str, question: str, name: str = "") -> str:
+    """The code in the last message at `path` that asks `question` ("" until one came); on a
+    channel several people share (a drill's), only the messages addressed to `name`."""
+    asking = [m for m in messages_for(receiver, path) if m.startswith(name) and question in m]
+    found = CODE.findall(asking[-1]) if asking else []
+    return str(found[-1]) if found else ""
+
+
+def leadership_only_plan(folder: Path) -> Path:
+    """The shipped plan with a system failure made of the leadership group's automatic steps:
+    its run asks people at activation, signoff and report acceptance and nothing in between
+    (no manual task, no other acting group to sign off its cleanup or write a report part),
+    so a gate test answers every question the run asks and it ends."""
+    data = plan_data()
+    spec = data["incident_types"]["system_failure"]
+    steps = [step for step in spec["playbook"] if step.get("executor") != "manual"]
+    spec["playbook"] = [{**step, "group": "leadership"} for step in steps]
+    return write_plan(folder, data)

@@ -1,7 +1,9 @@
 """A real gate answered with proof on the test Prefect server: the Prefect UI's resume with the
 code, `irp approve --code`, and the signed link's page on the webhook app over real HTTP. Each
 names the proven person on the timeline; a wrong or stale code is refused and recorded and the
-next form says so; no code or token leaves the person's channel."""
+next form says so; no code or token leaves the person's channel. The system failure here is the
+leadership group's own automatic steps (helpers.leadership_only_plan): its run asks activation,
+signoff and report acceptance, each answered with a code, and ends."""
 
 from __future__ import annotations
 
@@ -27,19 +29,28 @@ from models import TimelineEvent
 from models.enums import IncidentStatus, IncidentType
 from tests.factories import make_intake
 from tests.flows.test_gate_form import Background, _form, _paused_at_gate, _state, _until
-from tests.identity.helpers import last_code, last_link, messages_for, secrets_sent
+from tests.identity.helpers import (
+    code_asking,
+    last_code,
+    last_link,
+    leadership_only_plan,
+    messages_for,
+    secrets_sent,
+)
 from tests.notify.receiver import Receiver
 from tests.webhook.server import serve
 
 SIGNOFF = "Is the system back to normal"
+ACCEPT = "Accept the report as the groups wrote it"
 pytestmark = [pytest.mark.usefixtures("prefect_api"), pytest.mark.slow]
 
 
 @pytest.fixture
-def receiver(monkeypatch: pytest.MonkeyPatch) -> Iterator[Receiver]:
-    """The CIO's and the CISO's own channels, with codes on."""
+def receiver(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Receiver]:
+    """The CIO's and the CISO's own channels, with codes on and a plan asking only them."""
     with Receiver() as rx:
         monkeypatch.setenv("IRP_GATE_CODES", "true")
+        monkeypatch.setenv("IRP_PLAN_FILE", str(leadership_only_plan(tmp_path)))
         monkeypatch.setenv("IRP_PERSON_CIO", rx.url("json", "/cio"))
         monkeypatch.setenv("IRP_PERSON_CISO", rx.url("json", "/ciso"))
         get_settings.cache_clear()
@@ -89,6 +100,13 @@ def _assert_secrets_kept(
             ("logs", logged),
         ):
             assert secret not in text, where
+
+
+def _accept_with_code(incident_id: str, receiver: Receiver, path: str, by: str, name: str) -> None:
+    """Leadership accepts the report with the code `name` received at `path`: the run ends."""
+    _paused_at_gate("report_acceptance")
+    code = _until("acceptance codes", lambda: code_asking(receiver, path, ACCEPT, name))
+    assert main(["approve", incident_id, "--by", by, "--code", code]) == 0
 
 
 def _resume(prefect_api: str, run_id: UUID, answer: dict[str, Any]) -> None:
@@ -156,6 +174,7 @@ def test_ui_and_cli_answers_need_the_code_sent_to_the_person(
     _until("new signoff codes", lambda: last_code(receiver, "/ciso") != ciso_code)
     ciso_code = last_code(receiver, "/ciso")
     assert main(["approve", incident_id, "--by", "CISO on duty", "--code", ciso_code]) == 0
+    _accept_with_code(incident_id, receiver, "/ciso", "ciso_on_duty", "CISO on duty")
     assert background.join() == incident_id
 
     with session_scope() as session:
@@ -182,6 +201,7 @@ def test_ui_and_cli_answers_need_the_code_sent_to_the_person(
     assert [(e.data["subject"], e.actor, e.data["proof"]) for e in proven] == [
         ("gate:activation", "CIO on duty", "code"),
         ("gate:signoff", "CISO on duty", "code"),
+        ("gate:report_acceptance", "CISO on duty", "code"),
     ]
     assert f"127.0.0.1:{receiver.port}/cio" in proven[0].message
     decided = [e.message for e in events if e.kind == "gate_decision"]
@@ -237,6 +257,7 @@ def test_the_signed_link_opens_a_page_whose_post_answers(
         _until("signoff codes", lambda: SIGNOFF in messages_for(receiver, "/cio")[-1])
         code = last_code(receiver, "/cio")
         assert main(["approve", incident_id, "--by", "cio_on_duty", "--code", code]) == 0
+        _accept_with_code(incident_id, receiver, "/cio", "cio_on_duty", "CIO on duty")
         assert background.join() == incident_id
 
     with session_scope() as session:
@@ -246,6 +267,7 @@ def test_the_signed_link_opens_a_page_whose_post_answers(
     proven = [e for e in _events(incident_id) if e.kind == "answer_proven"]
     assert [(e.actor, e.data["proof"]) for e in proven] == [
         ("CISO on duty", "link"),
+        ("CIO on duty", "code"),
         ("CIO on duty", "code"),
     ]
     # the test's own HTTP client (a person's browser) logs the URL it opens; irp's logs must not
@@ -274,9 +296,11 @@ def test_a_drill_with_people_takes_codes_from_the_drill_channel(
     _until("signoff codes", lambda: SIGNOFF in messages_for(receiver, "/drill")[-1])
     code = drill_code("CIO", receiver)
     assert main(["approve", incident_id, "--by", "cio_on_duty", "--code", code]) == 0
+    _accept_with_code(incident_id, receiver, "/drill", "cio_on_duty", "CIO on duty")
     assert background.join() == incident_id
+    assert not messages_for(receiver, "/cio") and not messages_for(receiver, "/ciso")
     proven = [e for e in _events(incident_id) if e.kind == "answer_proven"]
-    assert [e.actor for e in proven] == ["CISO on duty", "CIO on duty"]
+    assert [e.actor for e in proven] == ["CISO on duty", "CIO on duty", "CIO on duty"]
     assert all("/drill" in e.data["channel"] for e in proven)
 
 

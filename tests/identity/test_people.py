@@ -1,5 +1,6 @@
-"""The plan names the people who may decide gates, each with a channel: `irp plan validate`
-flags a decider nobody could send a code to, and an unknown person."""
+"""The plan names the people who may decide gates or own manual tasks, each with a channel:
+`irp plan validate` flags a decider or owner nobody could send a code to, and an unknown
+person."""
 
 from __future__ import annotations
 
@@ -35,7 +36,7 @@ def test_validate_flags_a_decider_without_a_channel_and_an_unknown_person(
     org["people"]["ciso_on_duty"]["channels"] = []
     org["roles"]["legal_counsel"]["people"] = ["nobody"]
     org["roles"]["cio"]["people"] = []  # the role's person, reached at its notify URLs: none
-    org["roles"]["head_marketing"]["people"] = []  # decides nothing: needs no channel
+    org["roles"]["head_marketing"]["people"] = []  # owns the public statement task
     path = write_plan(tmp_path, data)
     assert main(["plan", "validate", str(path)]) == 2
     errors = capsys.readouterr().err
@@ -44,7 +45,11 @@ def test_validate_flags_a_decider_without_a_channel_and_an_unknown_person(
     )
     assert "organisation.roles.cio.notify: 'CIO on duty' decides gates (cio)" in errors
     assert "organisation.roles.legal_counsel.people.0: unknown person 'nobody'" in errors
-    assert "head_marketing" not in errors
+    assert (
+        "organisation.roles.head_marketing.notify: 'Head of marketing' owns manual tasks "
+        "(head_marketing)" in errors
+    )
+    assert "head_legal" not in errors  # decides and owns nothing: needs no channel
 
 
 def test_a_role_may_be_held_by_several_people_each_with_channels(tmp_path: Path) -> None:

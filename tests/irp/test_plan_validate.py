@@ -85,6 +85,16 @@ def test_a_refused_entry_is_not_reported_again_where_it_is_named(tmp_path: Path)
     assert second.startswith(f"gates.signoff.deciders.{index}: unknown role 'nobody'")
 
 
+def test_a_plan_without_the_signoff_gate_is_told_so(tmp_path: Path) -> None:
+    """The group sign-offs escalate to `signoff`'s deciders: its absence is an error, not a crash."""
+    data = plan_data()
+    del data["gates"]["signoff"]
+    errors = errors_of(tmp_path, data)
+    assert any(
+        e.endswith("gates: missing gate 'signoff' (the stage skeleton asks it)") for e in errors
+    )
+
+
 def test_every_item_of_a_list_and_every_name_is_checked(tmp_path: Path) -> None:
     data = plan_data()
     pipl = data["notifications"]["clocks"]["pipl"]
