@@ -77,18 +77,24 @@ def gate_form(
         allowed = [d.person for d in holders]
     else:
         who = ", ".join(f"{r} ({plan.role_person(r)})" for r in allowed)
-    choice: Any = Literal[tuple(allowed)]
-
-    def as_select(schema: dict[str, Any]) -> None:
-        schema.pop("const", None)  # pydantic writes one choice as const: the UI wants a list
-        schema["enum"] = list(allowed)
-
     form = create_model(
-        base.__name__,
-        __base__=base,
-        approver=(choice, Field(description=f"Who decides: {who}", json_schema_extra=as_select)),
+        base.__name__, __base__=base, approver=select_field(allowed, f"Who decides: {who}")
     )
     return form.with_initial_data(description=description, decision="approve")
+
+
+def select_field(values: list[Any], description: str, default: Any = ...) -> Any:
+    """A form field that takes one of `values`, shown as a select in the UI and checked by
+    Prefect's server. Pydantic writes a single choice as `const`, which the UI shows as free
+    text: the schema always lists them as `enum`. Its default goes here, not in
+    `with_initial_data`, which would rebuild the field without the list."""
+
+    def as_select(schema: dict[str, Any]) -> None:
+        schema.pop("const", None)
+        schema["enum"] = list(values)
+
+    choice: Any = Literal[tuple(values)]
+    return (choice, Field(default, description=description, json_schema_extra=as_select))
 
 
 def decide(

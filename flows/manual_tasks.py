@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING
 
 from prefect import get_run_logger
 from prefect.input import RunInput
@@ -73,29 +73,11 @@ def task_form(
     if people:
         roles = [d.person for d in deciders(plan, roles)]
 
-    def select_of(values: list[Any]) -> Any:
-        def as_select(schema: dict[str, Any]) -> None:
-            schema.pop("const", None)
-            schema["enum"] = list(values)
-
-        return as_select
-
-    task_choice: Any = Literal[tuple(ids)]
-    role_choice: Any = Literal[tuple(roles)]
     form = create_model(
         TaskInput.__name__,
         __base__=TaskInput,
-        task=(
-            task_choice,
-            Field(description="The task you answer", json_schema_extra=select_of(ids)),
-        ),
-        by=(
-            role_choice,
-            Field(
-                description="You (a person id)" if people else "Your role id",
-                json_schema_extra=select_of(roles),
-            ),
-        ),
+        task=gates.select_field(ids, "The task you answer"),
+        by=gates.select_field(roles, "You (a person id)" if people else "Your role id"),
     )
     return form.with_initial_data(description=description, outcome="done")
 

@@ -5,7 +5,7 @@ rejection sends it back to the groups for a revision."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import Any
 
 from prefect import get_run_logger
 from prefect.input import RunInput
@@ -40,15 +40,13 @@ def part_form(plan: Plan, groups: list[str], description: str) -> type[ReportPar
     """This wait's form: the group and author are choices of those still to write, so the UI
     offers selects and Prefect's server refuses anyone else."""
     authors = [r for g in groups for r in parts.writers(plan, g)]
-    group: Any = Literal[tuple(groups)]
-    author: Any = Literal[tuple(dict.fromkeys(authors))]
     form = create_model(
         ReportPartInput.__name__,
         __base__=ReportPartInput,
-        group=(group, Field(description="Your group")),
-        author=(author, Field(description="Your role id")),
+        group=gates.select_field(groups, "Your group", default=groups[0]),
+        author=gates.select_field(list(dict.fromkeys(authors)), "Your role id"),
     )
-    return form.with_initial_data(description=description, group=groups[0])
+    return form.with_initial_data(description=description)
 
 
 def write_and_accept(

@@ -51,6 +51,26 @@ def answer_gates(central: Central, api: httpx.Client) -> bool:
     return all(i["status"] in ENDED for i in incidents(central).values())
 
 
+def still_open(central: Central, api: httpx.Client) -> str:
+    """What each incident that has not ended stands at: for a failure message."""
+    lines = []
+    for incident_id, incident in incidents(central).items():
+        if incident["status"] in ENDED:
+            continue
+        last = central.rows(
+            "SELECT kind, message FROM timeline_event WHERE incident_id = :id"
+            " ORDER BY id DESC LIMIT 3",
+            id=incident_id,
+        )
+        state = (flow_run(api, incident["run"]).get("state") or {}) if incident["run"] else {}
+        details = state.get("state_details") or {}
+        lines.append(
+            f"{incident_id} {incident['type']} {incident['status']}: run {state.get('name')} "
+            f"{details.get('pause_key')}; last {[tuple(r) for r in last]}"
+        )
+    return "\n".join(lines)
+
+
 def preserve_evidence(central: Central, incident_id: str, home: Path) -> None:
     """A security engineer records the breach's evidence from a shell, as the plan requires
     before its cleanup (`irp evidence add`, against the central database)."""

@@ -43,6 +43,7 @@ from tests.hosts.incidents import (
     incidents,
     preserve_evidence,
     said_twice,
+    still_open,
     waiting_runs,
 )
 from tests.hosts.netns import host_network, server_address
@@ -140,11 +141,14 @@ def test_two_hosts_take_a_storm_and_survive_losing_one(tmp_path: Path) -> None:
             )
             phases["kill to taken over"] = time.monotonic() - killed_at
 
-            wait_for(
-                "every incident answered to its end on the surviving host",
-                lambda: answer_gates(central, api),
-                deadline_s=300,
-            )
+            try:
+                wait_for(
+                    "every incident answered to its end on the surviving host",
+                    lambda: answer_gates(central, api),
+                    deadline_s=300,
+                )
+            except AssertionError as exc:
+                raise AssertionError(f"{exc}\n{still_open(central, api)}") from None
             phases["kill to all ended"] = time.monotonic() - killed_at
             print(
                 f"isolated hosts: {isolated}; own networks: {network is not None}; lost host ran {len(stranded)} of {total} incidents; "
