@@ -55,23 +55,30 @@ def answer_with_code(
         "priority_override": answer.priority_override,
         "code": code.strip(),
     } | triage_input(waiting.gate, answer.decision.value, incident_type)
+    before = len(_round_decisions(incident_id, waiting.gate, waiting.round))
     resume_gate(incident_id, waiting, run_input)
-    _await_verdict(incident_id, waiting.gate, waiting.round)
+    _await_verdict(incident_id, waiting.gate, waiting.round, before)
     return waiting.gate
 
 
-def _await_verdict(incident_id: str, gate: str, round_number: int) -> None:
-    """Until the run records its verdict on the round: GateRefused with its reason."""
+def _round_decisions(incident_id: str, gate: str, round_number: int) -> list[bool]:
+    """Whether each decision recorded on the round so far was accepted, oldest first."""
+    with session_scope() as session:
+        found = gates.decisions(session, incident_id, gate)
+        return [d.accepted for d in found if d.round == round_number]
+
+
+def _await_verdict(incident_id: str, gate: str, round_number: int, before: int) -> None:
+    """Until the run records its verdict on this answer (a decision of the round after the
+    `before` already there, such as an earlier refusal): GateRefused with its reason."""
     deadline = time.monotonic() + VERDICT_WAIT_S
     while time.monotonic() < deadline:
-        with session_scope() as session:
-            found = [
-                d for d in gates.decisions(session, incident_id, gate) if d.round == round_number
-            ]
-            if found and found[-1].accepted:
+        found = _round_decisions(incident_id, gate, round_number)
+        if len(found) > before:
+            if found[-1]:
                 return
-            if found:
+            with session_scope() as session:
                 refusal = gates.last_refusal(session, incident_id, gate)
-                raise GateRefused(refusal.reason if refusal else "the run refused the answer")
+            raise GateRefused(refusal.reason if refusal else "the run refused the answer")
         time.sleep(0.2)
     raise IrpError(f"{incident_id}: the answer was sent; the run has not judged it yet")

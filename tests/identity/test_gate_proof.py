@@ -173,6 +173,9 @@ def test_ui_and_cli_answers_need_the_code_sent_to_the_person(
     assert main(["approve", incident_id, "--by", "cio_on_duty", "--code", ciso_code]) == 2
     _until("new signoff codes", lambda: last_code(receiver, "/ciso") != ciso_code)
     ciso_code = last_code(receiver, "/ciso")
+    # someone the round does not allow is refused on the spot (recorded, same round); the
+    # CISO's answer after it is judged on its own, not by that earlier refusal
+    assert main(["approve", incident_id, "--by", "cs_agent_on_duty", "--code", ciso_code]) == 2
     assert main(["approve", incident_id, "--by", "CISO on duty", "--code", ciso_code]) == 0
     _accept_with_code(incident_id, receiver, "/ciso", "ciso_on_duty", "CISO on duty")
     assert background.join() == incident_id
@@ -195,6 +198,7 @@ def test_ui_and_cli_answers_need_the_code_sent_to_the_person(
         ("activation", 1),
         ("activation", 2),
         ("signoff", 1),
+        ("signoff", 2),
     ]
     events = _events(incident_id)
     proven = [e for e in events if e.kind == "answer_proven"]
