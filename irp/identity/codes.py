@@ -47,7 +47,7 @@ class Check(StrEnum):
         """Why it was refused, in words that carry no secret."""
         return {
             Check.ok: "",
-            Check.wrong: "the code or link is wrong (or not for this person, gate and round)",
+            Check.wrong: "the code or link is wrong (or not for this person, question and round)",
             Check.expired: "the code or link has expired",
             Check.used: "the code or link was already used",
         }[self]
