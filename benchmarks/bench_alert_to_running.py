@@ -17,18 +17,16 @@ import json
 import os
 import subprocess
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, cast
 from uuid import UUID
 
-import httpx
 import sqlalchemy as sa
 
 if TYPE_CHECKING:
     from prefect.client.schemas.objects import FlowRun
 
-from benchmarks.stack_support import LiveStack, running_stack, spread, until
-from benchmarks.webhook_support import TOKEN
+from benchmarks.stack_support import LiveStack, open_by_alert, running_stack, spread, until
 
 SAMPLES = int(os.environ.get("BENCH_SAMPLES", "10"))
 BARE = "bare-flow/bench"
@@ -106,24 +104,8 @@ def _running_at(client: Any, run_id: UUID) -> datetime | None:
 
 def _alert_to_running(stack: LiveStack, db: sa.Engine, client: Any, i: int) -> tuple[float, float]:
     """Seconds from the POST to the incident's flow run existing, and to it Running."""
-    starts = (datetime.now(UTC) - timedelta(minutes=1)).isoformat().replace("+00:00", "Z")
-    alert = {
-        "status": "firing",
-        "labels": {"alertname": "ServiceDown", "service": f"bench-svc-{i}"},
-        "annotations": {"summary": f"bench-svc-{i} down"},
-        "startsAt": starts,
-        "fingerprint": f"bench-{i}",
-    }
     sent = datetime.now(UTC)
-    answer = httpx.post(
-        f"{stack.info['webhook_url']}/alerts/alertmanager",
-        json={"version": "4", "status": "firing", "alerts": [alert]},
-        headers={"Authorization": f"Bearer {TOKEN}"},
-        timeout=30,
-        trust_env=False,
-    )
-    answer.raise_for_status()
-    [incident_id] = answer.json()["incidents_opened"]
+    incident_id = open_by_alert(stack, f"bench-svc-{i}", f"bench-{i}")
 
     def run_id() -> str | None:
         with db.connect() as conn:

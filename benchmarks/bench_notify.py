@@ -26,14 +26,11 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import httpx
 import sqlalchemy as sa
 
-from benchmarks.stack_support import LiveStack, running_stack, spread, until
-from benchmarks.webhook_support import TOKEN
+from benchmarks.stack_support import LiveStack, open_by_alert, running_stack, spread, until
 
 SAMPLES = int(os.environ.get("BENCH_SAMPLES", "10"))
 DRILL_ROUNDS = int(os.environ.get("BENCH_DRILL_ROUNDS", "3"))
@@ -77,24 +74,8 @@ def _alert_to_page(stack: LiveStack, receiver: object, tag: str, *, settle: bool
     from tests.notify.receiver import Receiver
 
     assert isinstance(receiver, Receiver)
-    starts = (datetime.now(UTC) - timedelta(minutes=1)).isoformat().replace("+00:00", "Z")
-    alert = {
-        "status": "firing",
-        "labels": {"alertname": "ServiceDown", "service": f"page-{tag}"},
-        "annotations": {"summary": f"page-{tag} down"},
-        "startsAt": starts,
-        "fingerprint": f"page-{tag}-{time.time_ns()}",
-    }
     sent = time.monotonic()
-    answer = httpx.post(
-        f"{stack.info['webhook_url']}/alerts/alertmanager",
-        json={"version": "4", "status": "firing", "alerts": [alert]},
-        headers={"Authorization": f"Bearer {TOKEN}"},
-        timeout=30,
-        trust_env=False,
-    )
-    answer.raise_for_status()
-    [incident_id] = answer.json()["incidents_opened"]
+    incident_id = open_by_alert(stack, f"page-{tag}", f"page-{tag}-{time.time_ns()}")
 
     def paged() -> bool:
         return any(incident_id in str((r.json or {}).get("title")) for r in receiver.requests)

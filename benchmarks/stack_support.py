@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -86,3 +87,28 @@ def spread(samples: list[float], name: str) -> dict[str, float]:
         f"{name}_min_s": round(ordered[0], 3),
         f"{name}_max_s": round(ordered[-1], 3),
     }
+
+
+def open_by_alert(stack: LiveStack, service: str, fingerprint: str) -> str:
+    """POST one firing ServiceDown alert for a new service to the stack's webhook, as
+    Alertmanager does; the id of the incident it opened."""
+    import httpx
+
+    starts = (datetime.now(UTC) - timedelta(minutes=1)).isoformat().replace("+00:00", "Z")
+    alert = {
+        "status": "firing",
+        "labels": {"alertname": "ServiceDown", "service": service},
+        "annotations": {"summary": f"{service} down"},
+        "startsAt": starts,
+        "fingerprint": fingerprint,
+    }
+    answer = httpx.post(
+        f"{stack.info['webhook_url']}/alerts/alertmanager",
+        json={"version": "4", "status": "firing", "alerts": [alert]},
+        headers={"Authorization": f"Bearer {TOKEN}"},
+        timeout=30,
+        trust_env=False,
+    )
+    answer.raise_for_status()
+    [incident_id] = answer.json()["incidents_opened"]
+    return str(incident_id)
