@@ -9,6 +9,9 @@ from sqlmodel import Field, SQLModel
 
 from models.base import json_field, timestamp
 
+TITLE_MAX = 500
+BODY_MAX = 20_000
+
 
 class Notification(SQLModel, table=True):
     """A message to send (an outbox row, `pending` until the delivery worker claims it) and
@@ -21,8 +24,8 @@ class Notification(SQLModel, table=True):
     event: str = Field(max_length=60)
     audience: str = Field(max_length=60)
     target: str = Field(max_length=1000, description="masked target URL (privacy form)")
-    title: str = Field(max_length=500)
-    body: str = Field(max_length=20_000)
+    title: str = Field(max_length=TITLE_MAX)
+    body: str = Field(max_length=BODY_MAX)
     status: str = Field(
         default="pending",
         max_length=20,

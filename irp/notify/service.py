@@ -40,6 +40,7 @@ from irp.response import actions
 from models import Incident, Notification
 from models.base import utcnow
 from models.enums import ActionStatus
+from models.notification import BODY_MAX, TITLE_MAX
 from models.plan import Plan
 
 log = logging.getLogger("irp.notify")
@@ -129,8 +130,8 @@ def enqueue(
             audience=route.audience,
             target=masked_target(route.url.get_secret_value()) if route.url else "(none)",
             route=outbox.route_reference(route),
-            title=message.title,
-            body=message.body,
+            title=_fit(message.title, TITLE_MAX),
+            body=_fit(message.body, BODY_MAX),
             status=PENDING if route.url else (SUPPRESSED if incident.drill else UNROUTED),
             attempts=[] if route.url else [{"note": route.reason}],
         )
@@ -296,3 +297,9 @@ def tick_clocks(
             clock=clock,
         )
     return sent
+
+
+def _fit(text: str, limit: int) -> str:
+    """Cut to the column's size, saying so: an alert may carry 20,000 characters of summary,
+    and a message is for reading; the report keeps the whole record."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"

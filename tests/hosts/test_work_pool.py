@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
 import yaml
 
@@ -81,8 +82,8 @@ def test_a_process_worker_runs_what_prefect_deploy_created(tmp_path: Path) -> No
                     api, "system-failure/irp", {"intake": report.model_dump(mode="json")}
                 )
                 wait_for(
-                    "the worker's run to wait at the activation gate",
-                    lambda: flow_run(api, run_id)["state_type"] == "PAUSED",
+                    "the worker's run to wait at the activation gate with its form",
+                    lambda: _form_saved(api, run_id),
                 )
                 answer = api.post(
                     f"/flow_runs/{run_id}/resume",
@@ -108,3 +109,13 @@ def test_a_process_worker_runs_what_prefect_deploy_created(tmp_path: Path) -> No
                 )
             finally:
                 kill_group(worker)
+
+
+def _form_saved(api: httpx.Client, run_id: str) -> bool:
+    """Paused, with the form saved: the run saves it just after pausing, and Prefect refuses
+    a resume before ("Run input schema not found"), as the UI shows no form before."""
+    run = flow_run(api, run_id)
+    keyset = ((run.get("state") or {}).get("state_details") or {}).get("run_input_keyset")
+    if run["state_type"] != "PAUSED" or not keyset:
+        return False
+    return api.get(f"/flow_runs/{run_id}/input/{keyset['schema']}").status_code == 200

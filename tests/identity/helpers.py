@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 from tests.factories import plan_data, write_plan
 from tests.notify.receiver import Receiver
@@ -51,8 +52,13 @@ def leadership_only_plan(folder: Path) -> Path:
     its run asks people at activation, signoff and report acceptance and nothing in between
     (no manual task, no other acting group to sign off its cleanup or write a report part),
     so a gate test answers every question the run asks and it ends."""
+    return write_plan(folder, leadership_only_data())
+
+
+def leadership_only_data() -> dict[str, Any]:
+    """The plan data `leadership_only_plan` writes, for a test to change further."""
     data = plan_data()
     spec = data["incident_types"]["system_failure"]
     steps = [step for step in spec["playbook"] if step.get("executor") != "manual"]
     spec["playbook"] = [{**step, "group": "leadership"} for step in steps]
-    return write_plan(folder, data)
+    return data
