@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from irp.settings import get_settings
 from tests.factories import plan_data, write_plan
 from tests.notify.receiver import Receiver
 
@@ -62,3 +67,18 @@ def leadership_only_data() -> dict[str, Any]:
     steps = [step for step in spec["playbook"] if step.get("executor") != "manual"]
     spec["playbook"] = [{**step, "group": "leadership"} for step in steps]
     return data
+
+
+@contextmanager
+def link_page(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """The webhook app (where signed links open) on a local port, and links made from now on
+    pointing at it; yields its base URL."""
+    from deployments.webhook import create_app
+    from tests.webhook.server import serve
+
+    monkeypatch.setenv("IRP_WEBHOOK_TOKEN", "t" * 32)
+    get_settings.cache_clear()
+    with serve(create_app(get_settings(), dispatch=lambda *_: None)) as base:
+        monkeypatch.setenv("IRP_PUBLIC_URL", base)
+        get_settings.cache_clear()
+        yield base

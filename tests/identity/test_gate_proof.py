@@ -34,11 +34,11 @@ from tests.identity.helpers import (
     last_code,
     last_link,
     leadership_only_plan,
+    link_page,
     messages_for,
     secrets_sent,
 )
 from tests.notify.receiver import Receiver
-from tests.webhook.server import serve
 
 SIGNOFF = "Is the system back to normal"
 ACCEPT = "Accept the report as the groups wrote it"
@@ -55,14 +55,6 @@ def receiver(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Receiv
         monkeypatch.setenv("IRP_PERSON_CISO", rx.url("json", "/ciso"))
         get_settings.cache_clear()
         yield rx
-
-
-@pytest.fixture
-def background() -> Iterator[Background]:
-    runner = Background()
-    yield runner
-    if runner.thread is not None:
-        runner.thread.join(timeout=60)
 
 
 def _events(incident_id: str) -> list[TimelineEvent]:
@@ -220,14 +212,8 @@ def test_the_signed_link_opens_a_page_whose_post_answers(
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    from deployments.webhook import create_app
-
     caplog.set_level(logging.DEBUG)
-    monkeypatch.setenv("IRP_WEBHOOK_TOKEN", "t" * 32)
-    get_settings.cache_clear()
-    with serve(create_app(get_settings(), dispatch=lambda *_: None)) as base:
-        monkeypatch.setenv("IRP_PUBLIC_URL", base)
-        get_settings.cache_clear()
+    with link_page(monkeypatch) as base:
         background.start(
             lambda: FLOWS[IncidentType.system_failure](
                 intake=make_intake(IncidentType.system_failure, summary="DB down, call 13812345678")

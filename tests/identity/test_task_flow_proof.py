@@ -40,14 +40,6 @@ def receiver(monkeypatch: pytest.MonkeyPatch) -> Iterator[Receiver]:
         yield rx
 
 
-@pytest.fixture
-def background() -> Iterator[Background]:
-    runner = Background()
-    yield runner
-    if runner.thread is not None:
-        runner.thread.join(timeout=60)
-
-
 def _until(what: str, check: Callable[[], Any]) -> Any:
     """Poll with room for a loaded machine (a flow run's steps, two cores shared)."""
     return _until_60s(what, check, deadline_s=180)

@@ -29,9 +29,8 @@ from models.base import utcnow
 from models.enums import IncidentType
 from models.manual_task import TaskStatus
 from tests.factories import make_intake
-from tests.identity.helpers import last_code, last_link, messages_for, secrets_sent
+from tests.identity.helpers import last_code, last_link, link_page, messages_for, secrets_sent
 from tests.notify.receiver import Receiver
-from tests.webhook.server import serve
 
 TECHNICAL = {"/it": "IRP_PERSON_IT_MANAGER", "/sec": "IRP_PERSON_SECURITY_ENGINEER"}
 TECHNICAL["/sys"] = "IRP_PERSON_SYSADMIN"
@@ -176,14 +175,8 @@ def test_codes_off_or_not_sent_keep_the_role_answer(
 def test_the_task_link_opens_a_page_whose_post_answers_it(
     receiver: Receiver, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from deployments.webhook import create_app
-
     caplog.set_level(logging.DEBUG)
-    monkeypatch.setenv("IRP_WEBHOOK_TOKEN", "t" * 32)
-    get_settings.cache_clear()
-    with serve(create_app(get_settings(), dispatch=lambda *_: None)) as base:
-        monkeypatch.setenv("IRP_PUBLIC_URL", base)
-        get_settings.cache_clear()
+    with link_page(monkeypatch) as base:
         task_id = _task("check_data_integrity", summary="DB down, call 13812345678")
         link, other = last_link(receiver, "/it"), last_link(receiver, "/sys")
         assert link.startswith(f"{base}/answer/")
