@@ -16,7 +16,7 @@ from sqlmodel import Session, select
 from irp.db import session_scope
 from irp.gates.machine import GateRound
 from irp.identity import service
-from irp.identity.people import Decider, deciders
+from irp.identity.people import Decider, deciders, named
 from irp.incidents import service as incidents
 from irp.notify.routing import resolve_url
 from irp.redact import default_redactor
@@ -69,12 +69,8 @@ def send_codes(incident_id: str, plan: Plan, round_: GateRound, notify_url: str 
 
 
 def person_for(plan: Plan, round_: GateRound, who: str) -> Decider | None:
-    """The allowed person named by id or name (any case), else None."""
-    wanted = who.strip().lower()
-    for decider in deciders(plan, round_.deciders):
-        if wanted in (decider.person.lower(), decider.name.lower()):
-            return decider
-    return None
+    """The person allowed in this round that `who` names, else None."""
+    return named(plan, round_.deciders, who)
 
 
 def not_allowed(plan: Plan, round_: GateRound, who: str) -> str:

@@ -61,6 +61,16 @@ def task_owners(plan: Plan, owner: str | None, group: str) -> list[str]:
     return list(dict.fromkeys(roles))
 
 
+def named(plan: Plan, role_ids: list[str], who: str) -> Decider | None:
+    """The person among those who may answer for `role_ids` that `who` names, by person id
+    or name (any case); None when it names nobody of them."""
+    wanted = who.strip().lower()
+    for decider in deciders(plan, role_ids):
+        if wanted in (decider.person.lower(), decider.name.lower()):
+            return decider
+    return None
+
+
 def people_errors(plan: Plan) -> list[tuple[Loc, str]]:
     """Role people are known person ids, and every gate decider (or escalation role) holder,
     each group's cleanup signers included, and every manual task owner's holder has a channel:

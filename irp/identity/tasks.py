@@ -13,7 +13,7 @@ from datetime import timedelta
 
 from sqlmodel import Session
 
-from irp.identity.people import Decider, deciders
+from irp.identity.people import Decider, deciders, named
 from irp.identity.proof import Asked, prove
 from irp.settings import get_settings
 from models import ManualTask
@@ -58,15 +58,6 @@ def codes_sent(task: ManualTask) -> bool:
     return bool(task.data.get(CODES_FLAG))
 
 
-def person_for(plan: Plan, owners: list[str], who: str) -> Decider | None:
-    """The owner's person named by id or name (any case), else None."""
-    wanted = who.strip().lower()
-    for person in deciders(plan, owners):
-        if wanted in (person.person.lower(), person.name.lower()):
-            return person
-    return None
-
-
 @dataclass(frozen=True)
 class TaskProof:
     """A proven person (their role answers), or the refusal's reason (no secret in it)."""
@@ -80,7 +71,7 @@ def prove_answer(
 ) -> TaskProof:
     """Check and spend the answer's code or link token (in the caller's transaction: spent
     exactly when the answer is recorded); the proven person goes on the timeline."""
-    person = person_for(plan, owners, who)
+    person = named(plan, owners, who)
     if person is None:
         allowed = ", ".join(f"{d.person} ({d.name})" for d in deciders(plan, owners))
         return TaskProof(None, f"--by: {who!r} may not answer task {task.id}; allowed: {allowed}")
