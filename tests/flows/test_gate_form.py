@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
-import httpx
 import pytest
 
 from flows.registry import FLOWS
@@ -26,6 +25,7 @@ from irp.incidents import service as incidents
 from irp.plan.loader import get_plan
 from models.enums import IncidentStatus, IncidentType
 from tests.factories import make_intake
+from tests.prefect_ui import resume_as_ui
 
 pytestmark = [pytest.mark.usefixtures("prefect_api"), pytest.mark.slow]
 
@@ -129,13 +129,9 @@ def test_only_allowed_deciders_can_resume_the_gate(
     assert "approver" in schema["required"]
     assert not description.startswith("**Last answer")
 
-    with httpx.Client(trust_env=False, timeout=10) as client:
-        for who in ("cs_agent", "CIO on duty"):
-            answer = {"decision": "approve", "approver": who, "comment": ""}
-            response = client.post(
-                f"{prefect_api}/flow_runs/{run_id}/resume", json={"run_input": answer}
-            )
-            assert response.status_code == 200 and response.json()["status"] == "REJECT", who
+    for who in ("cs_agent", "CIO on duty"):
+        answer = {"decision": "approve", "approver": who, "comment": ""}
+        assert resume_as_ui(prefect_api, run_id, answer) == "REJECT", who
     assert _state(run_id) == "PAUSED"
 
     capsys.readouterr()

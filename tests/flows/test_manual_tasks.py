@@ -11,7 +11,6 @@ from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
-import httpx
 import pytest
 
 from flows.registry import FLOWS
@@ -26,6 +25,7 @@ from models.enums import IncidentStatus, IncidentType
 from models.manual_task import TaskStatus
 from tests.factories import make_intake
 from tests.flows.answerer import Answer, Answerer
+from tests.prefect_ui import resume_as_ui
 
 pytestmark = [pytest.mark.usefixtures("prefect_api"), pytest.mark.slow]
 
@@ -100,16 +100,9 @@ def test_people_answer_parallel_tasks_from_the_cli_and_the_ui(prefect_api: str) 
             "note": "checksums match",
             "evidence": "ticket-7",
         }
-        with httpx.Client(trust_env=False, timeout=10) as client:
-            refused = client.post(
-                f"{prefect_api}/flow_runs/{run_id}/resume",
-                json={"run_input": answer | {"by": "cio"}},  # not an owner: the form refuses
-            )
-            assert refused.json()["status"] == "REJECT"
-            accepted = client.post(
-                f"{prefect_api}/flow_runs/{run_id}/resume", json={"run_input": answer}
-            )
-            assert accepted.json()["status"] == "ACCEPT"
+        # not an owner: the form refuses
+        assert resume_as_ui(prefect_api, run_id, answer | {"by": "cio"}) == "REJECT"
+        assert resume_as_ui(prefect_api, run_id, answer) == "ACCEPT"
         _until(
             "the UI answer recorded",
             lambda: _tasks()["check_data_integrity"].status.value == "done",

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 from uuid import UUID
 
-import httpx
 import pytest
 
 from irp.cli.main import main
@@ -25,6 +24,7 @@ from irp.incidents import service as incidents
 from irp.incidents import timeline
 from models.enums import IncidentStatus, IncidentType
 from tests.flows.answerer import Answer, Answerer, closing
+from tests.prefect_ui import resume_as_ui
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
 
@@ -175,13 +175,10 @@ def test_an_unknown_type_is_triaged_then_its_stages_run_on_the_same_incident(
     capsys.readouterr()
     assert main(["approve", incident_id, "--by", "cio"]) == 2
     assert "--type: triage needs the type, one of data-breach" in capsys.readouterr().err
-    url = f"{prefect_api}/flow_runs/{run_id}/resume"
     untyped = {"decision": "approve", "approver": "cio", "comment": "no type"}
     typed = untyped | {"incident_type": "system_failure", "comment": "checkout: a failure"}
-    with httpx.Client() as client:
-        refused = client.post(url, json={"run_input": untyped}).json()
-        assert refused["status"] == "REJECT"  # the form requires a type
-        assert client.post(url, json={"run_input": typed}).json()["status"] == "ACCEPT"
+    assert resume_as_ui(prefect_api, run_id, untyped) == "REJECT"  # the form requires a type
+    assert resume_as_ui(prefect_api, run_id, typed) == "ACCEPT"
 
     _until("the activation gate", lambda: _waiting(incident_id, "activation"))
     _respond(incident_id)

@@ -12,7 +12,6 @@ import logging
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 from uuid import UUID
 
 import httpx
@@ -39,6 +38,7 @@ from tests.identity.helpers import (
     secrets_sent,
 )
 from tests.notify.receiver import Receiver
+from tests.prefect_ui import resume_as_ui
 
 SIGNOFF = "Is the system back to normal"
 ACCEPT = "Accept the report as the groups wrote it"
@@ -101,21 +101,6 @@ def _accept_with_code(incident_id: str, receiver: Receiver, path: str, by: str, 
     assert main(["approve", incident_id, "--by", by, "--code", code]) == 0
 
 
-def _resume(prefect_api: str, run_id: UUID, answer: dict[str, Any]) -> None:
-    """The UI's resume; a 503 (the test server's SQLite busy under load) is retried, as
-    Prefect's own client does."""
-
-    def post() -> httpx.Response | None:
-        with httpx.Client(trust_env=False, timeout=10) as client:
-            url = f"{prefect_api}/flow_runs/{run_id}/resume"
-            response = client.post(url, json={"run_input": answer})
-        return None if response.status_code == 503 else response
-
-    response: httpx.Response = _until("the resume to be taken", post)
-    assert response.status_code in (200, 201), response.text
-    assert response.json()["status"] == "ACCEPT", response.text
-
-
 def test_ui_and_cli_answers_need_the_code_sent_to_the_person(
     prefect_api: str,
     receiver: Receiver,
@@ -138,7 +123,8 @@ def test_ui_and_cli_answers_need_the_code_sent_to_the_person(
 
     # (a) the UI's resume: a wrong code resumes the run, which refuses it and asks again
     wrong = "00000000" if first_code != "00000000" else "11111111"
-    _resume(prefect_api, run_id, {"decision": "approve", "approver": "cio_on_duty", "code": wrong})
+    wrong_answer = {"decision": "approve", "approver": "cio_on_duty", "code": wrong}
+    assert resume_as_ui(prefect_api, run_id, wrong_answer) == "ACCEPT"
     _codes_for(receiver, "/cio", 2)  # round 2: fresh codes
     _until("the run paused again", lambda: _state(run_id) == "PAUSED")
     _, description = _form(run_id)
@@ -152,11 +138,8 @@ def test_ui_and_cli_answers_need_the_code_sent_to_the_person(
     _codes_for(receiver, "/cio", 3)
     _until("the run paused again", lambda: _state(run_id) == "PAUSED")
     code = last_code(receiver, "/cio")
-    _resume(
-        prefect_api,
-        run_id,
-        {"decision": "approve", "approver": "cio_on_duty", "code": code, "comment": "go"},
-    )
+    answer = {"decision": "approve", "approver": "cio_on_duty", "code": code, "comment": "go"}
+    assert resume_as_ui(prefect_api, run_id, answer) == "ACCEPT"
 
     # (b) signoff from a shell: the CISO's code, given by the CIO, is refused; the CISO's works
     _paused_at_gate("signoff")
