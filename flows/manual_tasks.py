@@ -90,10 +90,10 @@ def work_for_people(run: Run, specs: list[ActionSpec]) -> list[str]:
         opened, waiting = _open_ready(run, specs, passed)
         for task in [] if run.drill_policy_answers else opened:  # else nobody acts on a notice
             told = manual.TaskNotice(task, run.plan, [])  # the same facts a reminder gives
-            owners = manual.owners(run.plan, task)
-            _announce(run, told.extra, "task_open", owners)
+            _announce(run, told.extra, "task_open", manual.owners(run.plan, task))
+        for task in waiting:  # codes not sent yet: just opened, or a dead process's
             if proven.codes_sent(task):
-                task_codes.send_codes(task, run.plan, owners, run.notify_url)
+                task_codes.send_codes(task, run.plan, manual.owners(run.plan, task), run.notify_url)
         with session_scope() as session:
             if waiting and run.drill_policy_answers:
                 for task in waiting:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from pydantic import SecretStr
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from irp.db import session_scope
 from irp.gates.machine import GateRound
@@ -21,7 +21,6 @@ from irp.incidents import service as incidents
 from irp.notify.routing import resolve_url
 from irp.redact import default_redactor
 from irp.settings import get_settings
-from models import OneTimeCode
 from models.base import utcnow
 from models.plan import Plan
 
@@ -81,12 +80,7 @@ def not_allowed(plan: Plan, round_: GateRound, who: str) -> str:
 
 def codes_sent(session: Session, incident_id: str, gate: str, round_number: int) -> bool:
     """Whether this round asked for codes (then every answer must carry one)."""
-    query = select(OneTimeCode.id).where(
-        OneTimeCode.incident_id == incident_id,
-        OneTimeCode.subject == subject(gate),
-        OneTimeCode.round == round_number,
-    )
-    return session.exec(query).first() is not None
+    return service.issued(session, incident_id, subject(gate), round_number)
 
 
 @dataclass(frozen=True)

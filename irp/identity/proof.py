@@ -33,6 +33,13 @@ class Asked:
     question: str
     stage: str
     expires_at: datetime
+    rounds: bool = True
+    """A gate asks again each round (messages name it); a task asks once."""
+
+    @property
+    def which(self) -> str:
+        """The subject as messages name it: `gate:activation round 2`, `task:7`."""
+        return f"{self.subject} round {self.round}" if self.rounds else self.subject
 
 
 @dataclass(frozen=True)
@@ -78,7 +85,7 @@ def prove(
             asked.incident_id,
             asked.stage,
             "answer_proven",
-            f"{asked.subject} round {asked.round}: {person.name} ({person.role}) proven by the "
+            f"{asked.which}: {person.name} ({person.role}) proven by the "
             f"one-time {how} sent via {row.channel}",
             actor=person.name,
             data={

@@ -13,7 +13,7 @@ import logging
 import re
 
 from pydantic import SecretStr
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from irp.identity import codes
 from irp.identity.codes import Binding
@@ -61,6 +61,16 @@ def link_base() -> str:
     return f"http://{settings.webhook_host}:{settings.webhook_port}"
 
 
+def issued(session: Session, incident_id: str, subject: str, round_number: int) -> bool:
+    """Whether codes went out for this question and round (then every answer needs one)."""
+    query = select(OneTimeCode.id).where(
+        OneTimeCode.incident_id == incident_id,
+        OneTimeCode.subject == subject,
+        OneTimeCode.round == round_number,
+    )
+    return session.exec(query).first() is not None
+
+
 def issue(
     session: Session,
     asked: Asked,
@@ -95,7 +105,8 @@ def issue(
         session.flush()
         assert row.id is not None
         token = codes.sign_link(key, row.id, binding, asked.expires_at)
-        title = f"irp {asked.incident_id}: your code for {asked.title} (round {asked.round})"
+        title = f"irp {asked.incident_id}: your code for {asked.title}"
+        title += f" (round {asked.round})" if asked.rounds else ""
         body = (
             f"{person.name}, you may answer as {person.role}: {asked.question}\n\n"
             f"Code: {code}\nOr open: {link_base()}{LINK_PATH}/{token}\n\n"
@@ -120,8 +131,7 @@ def issue(
             asked.incident_id,
             asked.stage,
             "code_sent" if sent else "code_undelivered",
-            f"{asked.subject} round {asked.round}: one-time code for {person.name} "
-            f"({person.role}) {how}",
+            f"{asked.which}: one-time code for {person.name} ({person.role}) {how}",
             data={
                 "subject": asked.subject,
                 "round": asked.round,

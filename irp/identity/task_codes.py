@@ -15,8 +15,12 @@ from models.plan import Plan
 
 def send_codes(task: ManualTask, plan: Plan, owners: list[str], notify_url: str | None) -> int:
     """Each person holding an owner role gets a code and a link (in a drill: over the drill's
-    channels, as gates' codes); the number reached."""
+    channels, as gates' codes), once: a run that takes over sends those a dead process had not
+    sent yet. The number reached (0 when they went out before)."""
+    question = asked(task)
     with session_scope() as session:
+        if service.issued(session, task.incident_id, question.subject, question.round):
+            return 0
         drill = incidents.get_incident(session, task.incident_id).drill
         override = drill_channels(plan, notify_url) if drill else None
-        return service.issue(session, asked(task), deciders(plan, owners), override=override)
+        return service.issue(session, question, deciders(plan, owners), override=override)

@@ -48,6 +48,7 @@ def asked(task: ManualTask) -> Asked:
         question=f"is task {task.id} ({task.title}) done? {task.instructions}".strip(),
         stage=Stage.response.value,
         expires_at=task.due_at + GRACE,
+        rounds=False,
     )
 
 

@@ -216,3 +216,22 @@ def test_the_task_link_opens_a_page_whose_post_answers_it(
     logged = [r.getMessage() for r in caplog.records]
     ours = "\n".join(m for m in logged if not m.startswith(f"HTTP Request: GET {base}/answer/"))
     _assert_no_secrets(receiver, task_id, ours)
+
+
+def test_a_tasks_codes_go_out_once_even_when_a_run_taking_over_sends_again(
+    receiver: Receiver,
+) -> None:
+    """The flow sends codes for every task it waits on: a run that takes over from a process
+    that died after opening a task sends that task's codes, and never a second set. A task asks
+    once: its message names no round."""
+    task_id = _task()  # opened and sent: 3 people reached
+    plan = get_plan()
+    with session_scope() as session:
+        task = manual.get_task(session, task_id)
+        session.expunge(task)
+    assert task_codes.send_codes(task, plan, manual.owners(plan, task), None) == 0
+    assert [len(messages_for(receiver, path)) for path in TECHNICAL] == [1, 1, 1]
+    titles = [str(r.json["title"]) for r in receiver.requests if r.json is not None]
+    assert titles and all(
+        t.endswith(f"task {task_id} Restore lost data from backup") for t in titles
+    )
