@@ -17,7 +17,7 @@ from prefect.runtime import flow_run
 from prefect.states import State
 
 from flows import gates
-from flows.manual_tasks import work_for_people
+from flows.manual_tasks import evidence_first, work_for_people
 from flows.report_parts import write_and_accept
 from flows.run_names import name_run
 from flows.run_process import label_process
@@ -34,7 +34,7 @@ from models.enums import IncidentType, Stage
 from models.intake import IncidentIntake
 from models.plan import Plan
 from tasks.board import publish_board
-from tasks.cleanup import release_resources, require_evidence, undo_containment, verify_recovery
+from tasks.cleanup import release_resources, undo_containment, verify_recovery
 from tasks.command import grade_incident, override_priority
 from tasks.common import untracked
 from tasks.drills import score_drill
@@ -197,7 +197,7 @@ def cleanup(run: Run) -> None:
     """PLAN 4.5: evidence first where required, undo containment, verify, each acting group
     signs off its cleanup and leadership last (a refusal ends the incident), release."""
     if stages.requires_evidence(run.incident_id, run.plan):
-        require_evidence(run.incident_id)
+        evidence_first(run)
     undo_containment(run.incident_id, untracked(run.plan))
     verify_recovery(run.incident_id, untracked(run.plan))
     for signoff in signoffs(run.incident_id, run.plan):  # each acting group, leadership last

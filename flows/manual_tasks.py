@@ -27,14 +27,17 @@ from irp.identity import task_codes
 from irp.identity import tasks as proven
 from irp.identity.people import deciders
 from irp.redact import plan_redactor
-from irp.response import manual
+from irp.response import custody, manual
 from models import ManualTask, TimelineEvent
 from models.base import utcnow
+from models.enums import Stage
 from models.manual_task import TaskStatus
 from models.plan import ActionSpec, Plan
 from tasks.board import publish_board
+from tasks.cleanup import evidence_on_record, evidence_task
+from tasks.common import untracked
 from tasks.notify import announce_gate
-from tasks.response import record_skipped
+from tasks.response import record_escalation, record_skipped
 
 if TYPE_CHECKING:
     from flows.lifecycle import Run
@@ -109,6 +112,24 @@ def work_for_people(run: Run, specs: list[ActionSpec]) -> list[str]:
     with session_scope() as session:
         answered = manual.list_tasks(session, run.incident_id)
     return [t.title for t in answered if t.status is TaskStatus.failed]
+
+
+def evidence_first(run: Run) -> None:
+    """PLAN 4.5 for cases that keep evidence: cleanup undoes nothing before evidence is on
+    record. When none is (nobody ran `irp evidence add`, the playbook's step was simulated),
+    the evidence step's owners get a task and cleanup waits for their answer; an answer other
+    than done is escalated to the commander and cleanup goes on, with that on the timeline."""
+    if evidence_on_record(run.incident_id):
+        return
+    spec = evidence_task(run.incident_id, untracked(run.plan))
+    work_for_people(run, [spec])
+    if not evidence_on_record(run.incident_id):
+        record_escalation(
+            run.incident_id,
+            Stage.cleanup,
+            f"Cleanup starts with no evidence on record: task '{spec.title}' was not done",
+            run.plan.organisation.commander,
+        )
 
 
 def _open_ready(
@@ -239,9 +260,12 @@ def _form_text(run: Run, waiting: list[ManualTask], with_codes: bool) -> str:
     lines = [f"### Open tasks - {run.incident_id}", ""]
     for task in waiting:
         who = ", ".join(manual.owners(run.plan, task))
+        needs = ", ".join(task.needs)
+        if task.data.get(custody.CUSTODY):
+            needs += f" ({custody.REFERENCE_HOW})"
         lines.append(
             f"- **{task.id}** {task.title} (owners: {who}; due {task.due_at:%H:%M:%S} UTC; "
-            f"done needs: {', '.join(task.needs)}): {task.instructions}"
+            f"done needs: {needs}): {task.instructions}"
         )
     by = "<person> --code <the code sent to you>" if with_codes else "<role>"
     lines += ["", f'From a shell: `irp tasks done TASK --by {by} --note "..."` (or fail, skip)']

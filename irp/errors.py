@@ -27,10 +27,6 @@ class GateRefused(InvalidInput):
     """A decision by someone the plan does not allow to decide this gate."""
 
 
-class EvidenceNotPreserved(IrpError):
-    """Cleanup of a breach or insider case before evidence is on record."""
-
-
 class ActionFailed(IrpError):
     """An executor reported failure; retried by the task policy."""
 

@@ -10,7 +10,7 @@ from irp.incidents import recovery, timeline
 from irp.incidents import service as incidents
 from irp.response import actions, custody, executors, logistics
 from models.enums import ActionStatus, Stage
-from models.plan import Plan, UndoSpec
+from models.plan import ActionSpec, Plan, UndoSpec
 from tasks.common import DB_TASK
 
 # Containment measures cleanup looks at: taken, or described by a drill that held them back.
@@ -20,12 +20,19 @@ SIMULATED_UNDO = (
 )
 
 
-@task(name="require-evidence", **DB_TASK)
-def require_evidence(incident_id: str) -> int:
-    """Breach and insider cases: cleanup waits until evidence is on record."""
+@task(name="evidence-on-record", **DB_TASK)
+def evidence_on_record(incident_id: str) -> int:
+    """How many evidence items a case that keeps evidence has before its cleanup."""
     with session_scope() as session:
         incident = incidents.get_incident(session, incident_id)
-        return len(custody.require_preserved(session, incident))
+        return len(custody.preserved(session, incident))
+
+
+@task(name="evidence-task", **DB_TASK)
+def evidence_task(incident_id: str, plan: Plan) -> ActionSpec:
+    """The work cleanup waits for when no evidence is on record."""
+    with session_scope() as session:
+        return custody.cleanup_task(plan, incidents.get_incident(session, incident_id))
 
 
 @task(

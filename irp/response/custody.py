@@ -4,15 +4,23 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from pathlib import Path
 
 from sqlmodel import Session, col, select
 
-from irp.errors import EvidenceNotPreserved
 from irp.incidents import timeline
 from models import Evidence, Incident, TimelineEvent
 from models.base import utcnow
 from models.enums import Stage
+from models.plan import ActionSpec, Plan
+
+CLEANUP_TASK = "preserve_evidence_before_cleanup"
+"""The task cleanup opens when a case that keeps evidence has none on record."""
+CUSTODY = "custody"
+"""A task's data key: what evidence its answer 'done' puts in the chain of custody."""
+SHA256 = re.compile(r"(?i)(?:sha-?256\s*[:=]?\s*)?\b([0-9a-f]{64})\b")
+REFERENCE_HOW = "where it is and its SHA-256, e.g. 'evidence locker 4, sha256:<64 hex>'"
 
 
 def sha256_file(path: Path) -> str:
@@ -85,20 +93,49 @@ def items(session: Session, incident_id: str) -> list[Evidence]:
     return list(session.exec(query))
 
 
-def require_preserved(session: Session, incident: Incident) -> list[Evidence]:
-    """Cleanup of a breach or insider case waits for evidence (chain of custody)."""
+def preserved(session: Session, incident: Incident) -> list[Evidence]:
+    """What is on record before cleanup undoes anything; said on the timeline once (again only
+    when it changed, as a run resumed at sign-off checks again)."""
     found = items(session, incident.id)
     if not found:
-        raise EvidenceNotPreserved(
-            f"{incident.id}: cleanup cannot start before evidence is preserved "
-            f"(record it with `irp evidence add {incident.id} ...`)"
-        )
+        return found
     message = f"{len(found)} evidence item(s) on record; cleanup may start"
     said = session.exec(
         select(TimelineEvent.message)
         .where(TimelineEvent.incident_id == incident.id, TimelineEvent.kind == "evidence_checked")
         .order_by(col(TimelineEvent.id).desc())
     ).first()
-    if said != message:  # a run resumed at sign-off checks again: said once unless it changed
+    if said != message:
         timeline.record(session, incident.id, Stage.cleanup, "evidence_checked", message)
     return found
+
+
+def parse_reference(reference: str) -> tuple[str, str] | None:
+    """A person's evidence reference as (location, sha256), or None when it lacks either: the
+    chain of custody needs where the evidence is and a hash that proves it unchanged."""
+    match = SHA256.search(reference)
+    if match is None:
+        return None
+    location = (reference[: match.start()] + reference[match.end() :]).strip(" ,;:-")
+    return (location, match.group(1).lower()) if location else None
+
+
+def cleanup_task(plan: Plan, incident: Incident) -> ActionSpec:
+    """Work for the people of the playbook's evidence step (else the leadership group): put
+    the evidence in the chain of custody, so that cleanup may start."""
+    step = next((a for a in plan.incident_type(incident.type).playbook if a.evidence), None)
+    what = step.evidence if step and step.evidence else "Evidence of the incident"
+    return ActionSpec(
+        key=CLEANUP_TASK,
+        title=f"Preserve evidence before cleanup: {what}",
+        group=step.group if step else plan.leadership_group,
+        owner=step.owner if step else None,
+        executor="manual",
+        instructions=(
+            f"Cleanup waits: no evidence is on record. Preserve it and answer done with "
+            f"{REFERENCE_HOW} (or record it with `irp evidence add {incident.id}` first)."
+        ),
+        due_s=3600,
+        needs=["note", "evidence"],
+        evidence=what,
+    )

@@ -16,8 +16,10 @@ from irp.db import session_scope
 from irp.errors import NotFound, TaskRefused
 from irp.identity import tasks as proven
 from irp.identity.people import Decider, task_owners
+from irp.incidents import service as incidents
 from irp.incidents import timeline
-from irp.response import actions
+from irp.response import actions, custody
+from irp.settings import get_settings
 from models import ActionRun, Incident, ManualTask
 from models.base import utcnow
 from models.enums import ActionStatus, Stage
@@ -77,7 +79,8 @@ def open_task(
         needs=list(spec.needs),
         opened_at=now,
         due_at=now + timedelta(seconds=spec.due_s),
-        data={"containment": spec.containment, proven.CODES_FLAG: codes},
+        data={"containment": spec.containment, proven.CODES_FLAG: codes}
+        | ({custody.CUSTODY: spec.evidence} if spec.evidence else {}),
     )
     session.add(task)
     session.flush()
@@ -142,12 +145,31 @@ def admit(session: Session, plan: Plan, task: ManualTask, answer: TaskAnswer) ->
         raise TaskRefused("--note: say what was done (it goes on the timeline)")
     if answer.outcome == "done" and "evidence" in task.needs and not answer.evidence:
         raise TaskRefused(f"--evidence: task {task.id} needs an evidence reference to be done")
+    if answer.outcome == "done" and not _custody_given(session, task, answer.evidence):
+        _refuse(  # recorded: the next form tells whoever answered from the UI
+            session,
+            task,
+            answer.by,
+            f"--evidence: task {task.id} puts evidence in the chain of custody: give "
+            f"{custody.REFERENCE_HOW}, or record it first with "
+            f"`irp evidence add {task.incident_id}`",
+        )
     if not with_code:
         return Admitted(answer.by)
     proof = proven.prove_answer(session, plan, task, allowed, answer.by, answer.code)
     if proof.person is None:
         _refuse(session, task, answer.by, proof.reason)
     return Admitted(proof.person.role, proof.person)
+
+
+def _custody_given(session: Session, task: ManualTask, reference: str | None) -> bool:
+    """A task that preserves evidence is done once the evidence is in the chain of custody:
+    the answer gives its location and hash, or someone recorded it with `irp evidence add`."""
+    if not task.data.get(custody.CUSTODY):
+        return True
+    return custody.parse_reference(reference or "") is not None or bool(
+        custody.items(session, task.incident_id)
+    )
 
 
 def _refuse(session: Session, task: ManualTask, by: str, reason: str) -> NoReturn:
@@ -172,7 +194,18 @@ def answer_task(session: Session, plan: Plan, task_id: int, answer: TaskAnswer) 
     person = admitted.person.name if admitted.person else plan.role_person(admitted.role)
     if admitted.person is not None:
         task.data = {**task.data, "person": admitted.person.person}
-    return _record_answer(session, task, answer, by=admitted.role, person=person)
+    answered = _record_answer(session, task, answer, by=admitted.role, person=person)
+    reference = custody.parse_reference(answer.evidence or "")
+    if answer.outcome == "done" and task.data.get(custody.CUSTODY) and reference:
+        custody.add_evidence(
+            session,
+            incidents.get_incident(session, task.incident_id),
+            what=str(task.data[custody.CUSTODY]),
+            location=reference[0],
+            sha256=reference[1],
+            collected_by=f"{admitted.role} ({person})" if person else admitted.role,
+        )
+    return answered
 
 
 def answer_by_drill_policy(session: Session, plan: Plan, task: ManualTask) -> ManualTask:
@@ -180,7 +213,18 @@ def answer_by_drill_policy(session: Session, plan: Plan, task: ManualTask) -> Ma
     if task.status is not TaskStatus.open:
         return task
     answer = TaskAnswer("done", plan.drill.decider, "answered by the drill policy (no people)")
-    return _record_answer(session, task, answer, by=plan.drill.decider, person=None)
+    answered = _record_answer(session, task, answer, by=plan.drill.decider, person=None)
+    if task.data.get(custody.CUSTODY) and _is_drill(session, task.incident_id):
+        # what the drill would collect: a manifest marked as a drill's; a real incident's
+        # evidence comes only from a person
+        custody.preserve_manifest(
+            session,
+            incidents.get_incident(session, task.incident_id),
+            get_settings().evidence_dir,
+            what=str(task.data[custody.CUSTODY]),
+            collected_by=plan.drill.decider,
+        )
+    return answered
 
 
 def _record_answer(

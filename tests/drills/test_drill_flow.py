@@ -20,12 +20,19 @@ pytestmark = [pytest.mark.usefixtures("prefect_api"), pytest.mark.slow]
 
 def _plan_with_faults(folder: Path) -> Path:
     data = fast_retries(plan_data())
+    evidence = next(
+        a
+        for a in data["incident_types"]["data_breach"]["playbook"]
+        if a["key"] == "preserve_evidence"
+    )
+    for field in ("executor", "instructions", "due_s", "needs"):
+        del evidence[field]  # an automatic step again: faults are injected into those
     data["drills"]["scenarios"] = {
         "breach-all-faults": {
             "title": "Export endpoint leak, everything goes wrong",
             "incident_type": "data_breach",
             "report": {"records_affected": 1200, "data_categories": ["email"]},
-            "faults": {"preserve_evidence": 2},  # an automatic step: tasks are people's
+            "faults": {"preserve_evidence": 2},
             "unanswered_gates": ["user_notice"],
             "gate_timeout_s": 1,
             "shortfall": {"oncall_engineers": 7},

@@ -19,12 +19,12 @@ from irp.db import session_scope
 from irp.errors import ActionFailed
 from irp.incidents import service as incidents
 from irp.incidents import timeline
-from irp.response import manual
+from irp.response import custody, manual
 from models import ManualTask
 from models.enums import IncidentStatus, IncidentType
 from models.manual_task import TaskStatus
 from tests.factories import make_intake
-from tests.flows.answerer import Answer, Answerer
+from tests.flows.answerer import BREACH_GROUPS, Answer, Answerer, closing
 from tests.prefect_ui import resume_as_ui
 
 pytestmark = [pytest.mark.usefixtures("prefect_api"), pytest.mark.slow]
@@ -129,6 +129,33 @@ def test_people_answer_parallel_tasks_from_the_cli_and_the_ui(prefect_api: str) 
     escalation = next(e for e in events if e.kind == "escalation")
     assert "Keep users informed of the outage" in escalation.message
     assert incident.status is not IncidentStatus.closed
+
+
+def test_a_breach_with_no_evidence_waits_at_cleanup_for_a_person_to_preserve_it() -> None:
+    answers = [
+        Answer("activation", "approve", "cio"),
+        Answer("user_notice", "approve", "legal_counsel"),
+        *closing(BREACH_GROUPS, Answer("signoff", "approve", "ciso")),
+    ]
+    with Answerer(answers, deadline_s=240) as answerer:
+        incident_id = FLOWS[IncidentType.data_breach](intake=make_intake(IncidentType.data_breach))
+    assert answerer.errors == []
+
+    with session_scope() as session:
+        incident = incidents.get_incident(session, incident_id)
+        task = manual.get_by_key(session, incident_id, custody.CLEANUP_TASK)
+        kept = custody.items(session, incident_id)
+        kinds = [e.kind for e in timeline.events(session, incident_id)]
+    assert incident.status is IncidentStatus.closed
+    assert task is not None and task.status is TaskStatus.done
+    assert task.group == "technical"  # the group of the playbook's evidence step
+    # the person's answer put the evidence in the chain of custody, with who kept it
+    assert [(e.location, e.collected_by.split(" ")[0]) for e in kept] == [
+        (f"evidence locker {task.id}", task.answered_by)
+    ]
+    # nothing was undone before the evidence was on record
+    assert kinds.index("evidence_preserved") < kinds.index("evidence_checked")
+    assert kinds.index("evidence_checked") < kinds.index("containment_kept")
 
 
 def test_a_drill_policy_answers_the_tasks_and_says_so() -> None:

@@ -14,7 +14,7 @@ from irp.errors import TaskRefused
 from irp.incidents import timeline
 from irp.incidents.service import open_incident
 from irp.plan.loader import get_plan
-from irp.response import actions, manual
+from irp.response import actions, custody, manual
 from models.base import utcnow
 from models.enums import ActionStatus, IncidentType
 from models.manual_task import TaskStatus
@@ -123,3 +123,64 @@ def test_cli_lists_and_answers_and_refuses_with_exit_2(capsys: pytest.CaptureFix
     assert [(r["key"], r["status"], r["answered_by"]) for r in rows] == [
         ("legal_assessment", "not_applicable", "legal_manager")
     ]
+
+
+def _cleanup_evidence_task(*, drill: bool = False) -> tuple[str, int]:
+    """A breach with no evidence on record and the task its cleanup opens for that."""
+    plan = get_plan()
+    with session_scope() as session:
+        incident = open_incident(
+            session, IncidentType.data_breach, make_intake(IncidentType.data_breach), drill=drill
+        )
+        task = manual.open_task(session, incident.id, custody.cleanup_task(plan, incident), plan)
+        return incident.id, int(task.id or 0)
+
+
+def test_evidence_is_done_only_once_it_is_in_the_chain_of_custody() -> None:
+    incident_id, task_id = _cleanup_evidence_task()
+    with pytest.raises(TaskRefused, match="--evidence: .* chain of custody: give where it is"):
+        _answer(task_id, "done", "sysadmin", "logs copied", evidence="ticket-7")
+    digest = "ab" * 32
+    _answer(task_id, "done", "sysadmin", "logs copied", evidence=f"locker 4, sha256:{digest}")
+    with session_scope() as session:
+        kept = custody.items(session, incident_id)
+        refused = [e for e in timeline.events(session, incident_id) if e.kind == "task_refused"]
+        assert manual.get_task(session, task_id).status is TaskStatus.done
+    assert [(e.location, e.sha256, e.collected_by) for e in kept] == [
+        ("locker 4", digest, "sysadmin (Sysadmin on call)")
+    ]
+    assert [e.actor for e in refused] == ["sysadmin"]  # the next form says why
+
+
+def test_evidence_recorded_from_a_shell_lets_the_task_be_done_with_any_reference() -> None:
+    incident_id, task_id = _cleanup_evidence_task()
+    argv = ["evidence", "add", incident_id, "--what", "db audit trail", "--where", "locker 9"]
+    assert main([*argv, "--by", "sysadmin", "--sha256", "0" * 64]) == 0
+    _answer(task_id, "done", "sysadmin", "audit trail kept", evidence="see locker 9")
+    with session_scope() as session:
+        assert len(custody.items(session, incident_id)) == 1  # not recorded twice
+
+
+def test_the_drill_policy_preserves_a_drill_manifest_and_never_a_real_incidents() -> None:
+    plan = get_plan()
+    for drill, expected in ((True, 1), (False, 0)):
+        incident_id, task_id = _cleanup_evidence_task(drill=drill)
+        with session_scope() as session:
+            manual.answer_by_drill_policy(session, plan, manual.get_task(session, task_id))
+        with session_scope() as session:
+            assert len(custody.items(session, incident_id)) == expected, drill
+
+
+@pytest.mark.parametrize(
+    ("reference", "parsed"),
+    [
+        (f"locker 4, sha256:{'AB' * 32}", ("locker 4", "ab" * 32)),
+        (f"{'0' * 64} s3://evidence/db.tar", ("s3://evidence/db.tar", "0" * 64)),
+        (f"SHA-256 = {'1' * 64}", None),  # no location
+        ("locker 4, sha256:abc", None),  # no hash
+    ],
+)
+def test_an_evidence_reference_needs_a_location_and_a_sha256(
+    reference: str, parsed: tuple[str, str] | None
+) -> None:
+    assert custody.parse_reference(reference) == parsed

@@ -69,6 +69,8 @@ def test_manual_needs_instructions_and_a_note_automatic_has_no_owner(tmp_path: P
     actions = breach(data)
     del actions["legal_assessment"]["instructions"]
     actions["register_user_claims"]["needs"] = ["evidence"]
+    actions["preserve_evidence"]["executor"] = "simulate"
+    del actions["preserve_evidence"]["instructions"]
     actions["preserve_evidence"]["owner"] = "sysadmin"
     text = "\n".join(errors_of(tmp_path, data))
     assert "instructions: a manual task says what the owner does" in text
