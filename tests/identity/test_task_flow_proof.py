@@ -25,8 +25,9 @@ from tests.flows.test_gate_form import Background, _form, _state
 from tests.flows.test_gate_form import _until as _until_60s
 from tests.flows.test_manual_tasks import _paused_on_tasks, _tasks
 from tests.identity.helpers import messages_for
-from tests.identity.test_gate_proof import _assert_secrets_kept, _events, _resume
+from tests.identity.test_gate_proof import _assert_secrets_kept, _events
 from tests.notify.receiver import Receiver
+from tests.prefect_ui import resume_as_ui
 
 pytestmark = [pytest.mark.usefixtures("prefect_api"), pytest.mark.slow]
 
@@ -105,7 +106,7 @@ def test_a_drill_with_people_proves_task_answers_with_codes(
     code = _task_code(receiver, "Sysadmin on call", restore.id)
     wrong = "00000000" if code != "00000000" else "11111111"
     answer = {"task": restore.id, "outcome": "done", "by": "sysadmin_on_call", "note": "snap 42"}
-    _resume(prefect_api, run_id, answer | {"code": wrong})
+    assert resume_as_ui(prefect_api, run_id, answer | {"code": wrong}) == "ACCEPT"
     _until(
         "the refusal recorded",
         lambda: any(e.kind == "task_refused" for e in _events(incident_id)),
@@ -120,7 +121,7 @@ def test_a_drill_with_people_proves_task_answers_with_codes(
     with session_scope() as session:
         assert manual.get_task(session, int(restore.id or 0)).status is TaskStatus.open
 
-    _resume(prefect_api, run_id, answer | {"code": code})
+    assert resume_as_ui(prefect_api, run_id, answer | {"code": code}) == "ACCEPT"
     integrity = _until("the integrity check opens", lambda: _tasks().get("check_data_integrity"))
     _until("its codes", lambda: _task_code(receiver, "IT manager on duty", integrity.id))
     it_code = _task_code(receiver, "IT manager on duty", integrity.id)
