@@ -63,3 +63,15 @@ def fast_retries(data: dict[str, Any]) -> dict[str, Any]:
             action["retry_delay_s"] = 0
             action["retry_jitter"] = 0
     return data
+
+
+def automatic_evidence_step(data: dict[str, Any], incident_type: str = "data_breach") -> None:
+    """Turn the type's evidence step back into an automatic one (`simulate`): what a plan that
+    has not given it to people has. In a real incident it is simulated and preserves nothing."""
+    step = next(
+        a
+        for a in data["incident_types"][incident_type]["playbook"]
+        if a["key"] == "preserve_evidence"
+    )
+    for manual_field in ("executor", "instructions", "due_s", "needs"):
+        del step[manual_field]

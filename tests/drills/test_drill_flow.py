@@ -13,20 +13,14 @@ from irp.db import session_scope
 from irp.settings import get_settings
 from models import DrillScore, Incident
 from models.enums import IncidentStatus, IncidentType
-from tests.factories import fast_retries, plan_data, write_plan
+from tests.factories import automatic_evidence_step, fast_retries, plan_data, write_plan
 
 pytestmark = [pytest.mark.usefixtures("prefect_api"), pytest.mark.slow]
 
 
 def _plan_with_faults(folder: Path) -> Path:
     data = fast_retries(plan_data())
-    evidence = next(
-        a
-        for a in data["incident_types"]["data_breach"]["playbook"]
-        if a["key"] == "preserve_evidence"
-    )
-    for field in ("executor", "instructions", "due_s", "needs"):
-        del evidence[field]  # an automatic step again: faults are injected into those
+    automatic_evidence_step(data)  # faults are injected into automatic steps
     data["drills"]["scenarios"] = {
         "breach-all-faults": {
             "title": "Export endpoint leak, everything goes wrong",

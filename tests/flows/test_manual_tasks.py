@@ -8,6 +8,7 @@ import contextvars
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -23,7 +24,7 @@ from irp.response import custody, manual
 from models import ManualTask
 from models.enums import IncidentStatus, IncidentType
 from models.manual_task import TaskStatus
-from tests.factories import make_intake
+from tests.factories import automatic_evidence_step, make_intake, plan_data, write_plan
 from tests.flows.answerer import BREACH_GROUPS, Answer, Answerer, closing
 from tests.prefect_ui import resume_as_ui
 
@@ -131,14 +132,21 @@ def test_people_answer_parallel_tasks_from_the_cli_and_the_ui(prefect_api: str) 
     assert incident.status is not IncidentStatus.closed
 
 
-def test_a_breach_with_no_evidence_waits_at_cleanup_for_a_person_to_preserve_it() -> None:
+def test_a_breach_with_no_evidence_waits_at_cleanup_for_a_person_to_preserve_it(
+    tmp_path: Path,
+) -> None:
+    data = plan_data()
+    automatic_evidence_step(data)  # simulated in a real incident: no evidence on record
+    plan = write_plan(tmp_path, data)
     answers = [
         Answer("activation", "approve", "cio"),
         Answer("user_notice", "approve", "legal_counsel"),
         *closing(BREACH_GROUPS, Answer("signoff", "approve", "ciso")),
     ]
     with Answerer(answers, deadline_s=240) as answerer:
-        incident_id = FLOWS[IncidentType.data_breach](intake=make_intake(IncidentType.data_breach))
+        incident_id = FLOWS[IncidentType.data_breach](
+            intake=make_intake(IncidentType.data_breach), plan_file=str(plan)
+        )
     assert answerer.errors == []
 
     with session_scope() as session:
