@@ -267,6 +267,7 @@ def _mirror_action(session: Session, task: ManualTask) -> None:
         containment=bool(task.data.get("containment")),
     )
     run.status = ACTION_STATUS[task.status]
+    run.started_at = task.opened_at  # the work took from the task's opening to its answer
     if task.answered_role is None and not _is_drill(session, task.incident_id):
         run.status = ActionStatus.simulated  # a policy, not a person: never done in a real incident
     run.attempts = 1

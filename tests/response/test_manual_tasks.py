@@ -66,6 +66,8 @@ def test_an_owner_answers_once_and_the_timeline_names_them() -> None:
         assert "done by legal_counsel (Legal counsel on duty): PIPL art. 57" in answered.message
         run = actions.get_run(session, incident_id, "legal_assessment")
         assert run is not None and (run.status, run.executor) == (ActionStatus.succeeded, "manual")
+        task = manual.get_task(session, task_id)  # the report's seconds: opened -> answered
+        assert (run.started_at, run.finished_at) == (task.opened_at, task.answered_at)
         assert timeline.verify(session, incident_id).intact
 
 
