@@ -12,10 +12,12 @@ from typing import Any
 
 from sqlalchemy import Engine, Table, event, text
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, create_engine
 
 import models  # noqa: F401  (registers every table on SQLModel.metadata)
 from irp.settings import database_url_in_use
+from migrations import HEADS
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 log = logging.getLogger("irp.db")
@@ -72,9 +74,20 @@ def get_engine(url: str | None = None) -> Engine:
     if url not in _migrated:
         with _migrate_lock:
             if url not in _migrated:
-                migrate(engine)
+                if not _at_heads(engine):
+                    migrate(engine)
                 _migrated.add(url)
     return engine
+
+
+def _at_heads(engine: Engine) -> bool:
+    """The schema is exactly this code's (one query, no Alembic): nothing to migrate."""
+    try:
+        with engine.connect() as connection:
+            found = connection.execute(text("SELECT version_num FROM alembic_version")).scalars()
+            return frozenset(found) == HEADS
+    except DBAPIError:  # a new database: no alembic_version table yet
+        return False
 
 
 def migrate(engine: Engine) -> None:
