@@ -32,7 +32,7 @@ def irp_app() -> FastAPI:
 
     log = Path(os.environ["BENCH_DISPATCH_LOG"])
 
-    def count(incident_id: str, incident_type: IncidentType) -> str:
+    def count(incident_id: str, incident_type: IncidentType, run_name: str) -> str:
         with _lock, log.open("a", encoding="utf-8") as out:
             out.write(f"{incident_id}\n")
         return f"counted-{incident_id}"

@@ -17,12 +17,13 @@ from deployments.names import deployment_name
 from irp.alerts import ingest
 from irp.db import session_scope
 from irp.errors import IrpError
+from irp.incidents.naming import run_name_of
 from models.enums import IncidentType
 
 log = logging.getLogger("irp.dispatch")
 
-DispatchFn = Callable[[str, IncidentType], str]
-"""(incident id, type) -> flow run id; raises if the run could not be created."""
+DispatchFn = Callable[[str, IncidentType, str], str]
+"""(incident id, type, run name) -> flow run id; raises if the run could not be created."""
 
 
 def prefect_api_url() -> str | None:
@@ -34,9 +35,10 @@ def prefect_api_url() -> str | None:
 
 
 def start_deployment(
-    incident_id: str, incident_type: IncidentType, *, api_url: str | None = None
+    incident_id: str, incident_type: IncidentType, run_name: str, *, api_url: str | None = None
 ) -> str:
-    """Create the type's flow run for the incident without waiting for it to start.
+    """Create the type's flow run for the incident, named after it (so the UI lists it by
+    name from the start), without waiting for it to start.
 
     Never falls back to a temporary Prefect server: with no API to reach it raises, and the
     incident waits as pending_dispatch.
@@ -60,6 +62,7 @@ def start_deployment(
         run = run_deployment(  # sync here: this thread has no event loop
             name=deployment_name(incident_type),
             parameters={"incident_id": incident_id},
+            flow_run_name=run_name,
             timeout=0,
             idempotency_key=incident_id,
             as_subflow=False,
@@ -81,10 +84,11 @@ def dispatch_one(
     created = {} if created is None else created
     if incident_id not in created:
         with session_scope(db_url) as session:
-            incident_type = ingest.incident_type_of(session, incident_id)
-        if incident_type is None:
-            return
-        created[incident_id] = dispatch(incident_id, incident_type)
+            incident = ingest.pending_incident(session, incident_id)
+            if incident is None:
+                return
+            incident_type, run_name = incident.type, run_name_of(incident)
+        created[incident_id] = dispatch(incident_id, incident_type, run_name)
     with session_scope(db_url) as session:
         ingest.mark_dispatched(session, incident_id, created[incident_id])
     del created[incident_id]

@@ -7,13 +7,12 @@ from __future__ import annotations
 from prefect import flow
 
 from flows.lifecycle import run_incident
-from flows.run_names import flow_run_name
 from irp.incidents import stages
 from models.intake import REPORT_FLOW, IncidentReport
 from tasks.intake import record_report
 
 
-@flow(name=REPORT_FLOW, flow_run_name=flow_run_name, log_prints=True, persist_result=True)
+@flow(name=REPORT_FLOW, log_prints=True, persist_result=True)
 def report_incident(
     report: IncidentReport | None = None,
     incident_id: str | None = None,

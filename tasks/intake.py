@@ -11,6 +11,7 @@ from sqlmodel import select
 from irp.db import session_scope
 from irp.incidents import service as incidents
 from irp.incidents import timeline
+from irp.incidents.naming import run_name_of
 from models import Incident
 from models.enums import IncidentType, Stage
 from models.intake import IncidentIntake, IncidentReport
@@ -52,7 +53,7 @@ def record_intake(
                 incident.id,
                 incident.stage,
                 "flow_run_attached",
-                f"Flow run {flow_run.get_name() or run_id} drives this incident",
+                f"Flow run {run_name_of(incident)} drives this incident",
                 data={"flow_run_id": run_id},
             )
         if not timeline.stage_completed(session, incident.id, Stage.report):

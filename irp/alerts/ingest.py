@@ -358,12 +358,12 @@ def pending_dispatch_ids(session: Session, limit: int = 500) -> list[str]:
     return list(session.exec(query))
 
 
-def incident_type_of(session: Session, incident_id: str) -> IncidentType | None:
-    """The type, if the incident still waits for dispatch; else None (nothing to do)."""
+def pending_incident(session: Session, incident_id: str) -> Incident | None:
+    """The incident, if it still waits for dispatch; else None (nothing to do)."""
     incident = session.get(Incident, incident_id)
     if incident is None or incident.status != IncidentStatus.pending_dispatch:
         return None
-    return incident.type
+    return incident
 
 
 def mark_dispatched(session: Session, incident_id: str, flow_run_id: str) -> bool:

@@ -3,10 +3,7 @@ function is one call and one transaction, so the flow holds no database session.
 
 from __future__ import annotations
 
-from sqlmodel import select
-
 from irp.db import session_scope
-from irp.errors import NotFound
 from irp.incidents import recovery, timeline
 from irp.incidents import service as incidents
 from models import Incident
@@ -20,18 +17,6 @@ def read_incident(incident_id: str) -> Incident:
     """The incident as it stands now (NotFound if there is none)."""
     with session_scope() as session:
         return incidents.get_incident(session, incident_id)
-
-
-def driven_incident(incident_id: str | None, flow_run_id: str) -> Incident | None:
-    """The incident this run drives: named by the dispatch, or attached before a suspension."""
-    with session_scope() as session:
-        if incident_id:
-            try:
-                return incidents.get_incident(session, incident_id)
-            except NotFound:
-                return None
-        query = select(Incident).where(Incident.flow_run_id == flow_run_id)
-        return session.exec(query).first()
 
 
 def begin_stage(incident_id: str, stage: Stage, flow_run_id: str | None, *, again: bool) -> bool:

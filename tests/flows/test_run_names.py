@@ -9,10 +9,10 @@ from sqlmodel import select
 
 from deployments.runs import run_drill
 from flows.registry import FLOWS
-from flows.run_names import MAX_NAME, incident_run_name
 from irp.db import session_scope
 from irp.incidents import service as incidents
 from irp.incidents import timeline
+from irp.incidents.naming import MAX_NAME, incident_run_name
 from models import Incident
 from models.enums import IncidentType
 from tests.factories import make_intake
@@ -57,8 +57,9 @@ def test_a_drill_run_says_drill() -> None:
     assert run_name_of(incident_id) == f"DRILL {incident_id} Storefront flooded"
 
 
-def test_an_alert_run_is_named_by_its_incident_from_the_start() -> None:
-    """Dispatch starts the run with only `incident_id`: the name comes from the database.
+def test_a_run_given_only_its_incident_is_named_after_it() -> None:
+    """Recovery and re-runs start a run with only `incident_id`: the name comes from the
+    database (a dispatched run is named at creation: tests/webhook/test_alertmanager.py).
     (A system failure: a real breach's cleanup waits for evidence a person records.)"""
     with session_scope() as session:
         incident = incidents.open_incident(
@@ -72,7 +73,7 @@ def test_an_alert_run_is_named_by_its_incident_from_the_start() -> None:
     FLOWS[IncidentType.system_failure](incident_id=incident_id, auto_approve=True)
     name = f"{incident_id} Checkout down"
     assert run_name_of(incident_id) == name
-    with session_scope() as session:  # recorded as the run began: named before any stage ran
+    with session_scope() as session:  # the timeline names the run by the same name
         attached = [e.message for e in timeline.events(session, incident_id)]
     assert f"Flow run {name} drives this incident" in attached
 

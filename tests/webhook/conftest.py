@@ -28,7 +28,7 @@ class Dispatches:
         self._lock = threading.Lock()
         self.done = threading.Condition(self._lock)
 
-    def __call__(self, incident_id: str, incident_type: IncidentType) -> str:
+    def __call__(self, incident_id: str, incident_type: IncidentType, run_name: str) -> str:
         with self._lock:
             self.calls.append((incident_id, incident_type))
             self.done.notify_all()

@@ -21,6 +21,7 @@ from deployments.names import DEPLOYMENT, deployment_name
 from deployments.webhook import create_app, delivery_gate
 from irp.db import session_scope
 from irp.incidents import timeline
+from irp.incidents.naming import run_name_of
 from irp.settings import Settings
 from models import Alert, Incident
 from models.enums import IncidentStatus, IncidentType
@@ -68,7 +69,8 @@ def deployments_applied(prefect_api: str) -> str:
     return prefect_api
 
 
-def read_run(flow_run_id: str) -> tuple[dict[str, object], str]:
+def read_run(flow_run_id: str) -> tuple[dict[str, object], str, str]:
+    """The run's parameters, deployment and own name."""
     from prefect.client.orchestration import get_client
 
     with get_client(sync_client=True) as client:
@@ -76,7 +78,7 @@ def read_run(flow_run_id: str) -> tuple[dict[str, object], str]:
         assert run.deployment_id is not None
         deployment = client.read_deployment(run.deployment_id)
         flow = client.read_flow(deployment.flow_id)
-    return run.parameters, f"{flow.name}/{deployment.name}"
+    return run.parameters, f"{flow.name}/{deployment.name}", run.name
 
 
 def test_alertmanager_to_flow_run(
@@ -102,9 +104,10 @@ def test_alertmanager_to_flow_run(
             dispatched = session.get(Incident, incident.id)
         assert dispatched is not None and dispatched.status == IncidentStatus.open
         assert dispatched.flow_run_id is not None
-        parameters, name = read_run(dispatched.flow_run_id)
+        parameters, deployment, run_name = read_run(dispatched.flow_run_id)
         assert parameters == {"incident_id": incident.id}
-        assert name == deployment_name(IncidentType.system_failure)
+        assert deployment == deployment_name(IncidentType.system_failure)
+        assert run_name == run_name_of(dispatched)  # named at creation: nothing serves it
 
         resolved = api_alert(
             "CheckoutServiceDown",
@@ -128,8 +131,8 @@ def test_unreachable_prefect_waits_then_dispatches(
 ) -> None:
     target = {"url": f"http://127.0.0.1:{free_port()}/api"}  # nothing listens there
 
-    def dispatch(incident_id: str, incident_type: IncidentType) -> str:
-        return start_deployment(incident_id, incident_type, api_url=target["url"])
+    def dispatch(incident_id: str, incident_type: IncidentType, run_name: str) -> str:
+        return start_deployment(incident_id, incident_type, run_name, api_url=target["url"])
 
     app = create_app(settings, dispatch=dispatch)
     with TestClient(app) as client:

@@ -32,7 +32,7 @@ def receiver() -> Iterator[Receiver]:
         yield started
 
 
-def _prefect_down(incident_id: str, incident_type: IncidentType) -> str:
+def _prefect_down(incident_id: str, incident_type: IncidentType, run_name: str) -> str:
     raise httpx.ConnectError("the Prefect server is down")
 
 
