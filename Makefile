@@ -24,7 +24,7 @@ up: sync
 lint: sync
 	$(UV) run ruff check .
 	$(UV) run ruff format --check .
-	$(UV) run mypy irp models tasks flows deployments
+	$(UV) run mypy irp models tasks flows deployments benchmarks
 	$(UV) run lint-imports
 
 test: lint

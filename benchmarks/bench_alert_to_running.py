@@ -9,6 +9,8 @@ waiting incidents do not keep processes that would slow the samples after them.
 `alert_to_running_ratio_p50` / `_p95`: irp's median and p95 over Prefect's (target <= 1.3).
 `alert_to_run_created_*`: the part of irp's latency spent before Prefect has the run (the alert
 committed, the dispatcher's `run_deployment`); the rest is Prefect starting it.
+`alert_to_command_stage_*`: until the flow entered its first stage (command: the incident graded
+next), so work moved from before Running to after it would show here.
 """
 
 from __future__ import annotations
@@ -63,18 +65,19 @@ def main() -> None:
             with get_client(sync_client=True) as client:
                 until(lambda: _deployment_ready(client), 120, "the bare deployment")
                 db = sa.create_engine(stack.info["irp_database_url"])
-                alerts, created, bare = [], [], []
+                alerts, created, commanding, bare = [], [], [], []
                 for i in range(SAMPLES + 1):  # the first pair warms both paths
-                    created_s, alert_s = _alert_to_running(stack, db, client, i)
+                    created_s, alert_s, command_s = _alert_to_running(stack, db, client, i)
                     bare_s = _bare_to_running(client)
                     print(
-                        f"alert {alert_s:.2f} s (run created after {created_s:.2f} s), "
-                        f"bare {bare_s:.2f} s",
+                        f"alert {alert_s:.2f} s (run created after {created_s:.2f} s, "
+                        f"command stage after {command_s:.2f} s), bare {bare_s:.2f} s",
                         file=sys.stderr,
                     )
                     if i:
                         alerts.append(alert_s)
                         created.append(created_s)
+                        commanding.append(command_s)
                         bare.append(bare_s)
                 db.dispose()
         finally:
@@ -82,6 +85,7 @@ def main() -> None:
             bare_runner.wait(30)
     ours, theirs = spread(alerts, "alert_to_running"), spread(bare, "bare_deployment_to_running")
     figures: dict[str, float] = {**ours, **theirs, **spread(created, "alert_to_run_created")}
+    figures |= spread(commanding, "alert_to_command_stage")
     for q in ("p50", "p95"):
         ratio = ours[f"alert_to_running_{q}_s"] / theirs[f"bare_deployment_to_running_{q}_s"]
         figures[f"alert_to_running_ratio_{q}"] = round(ratio, 3)
@@ -102,8 +106,11 @@ def _running_at(client: Any, run_id: UUID) -> datetime | None:
     return min(running) if running else None
 
 
-def _alert_to_running(stack: LiveStack, db: sa.Engine, client: Any, i: int) -> tuple[float, float]:
-    """Seconds from the POST to the incident's flow run existing, and to it Running."""
+def _alert_to_running(
+    stack: LiveStack, db: sa.Engine, client: Any, i: int
+) -> tuple[float, float, float]:
+    """Seconds from the POST to the incident's flow run existing, to it Running, and to its
+    command stage starting."""
     sent = datetime.now(UTC)
     incident_id = open_by_alert(stack, f"bench-svc-{i}", f"bench-{i}")
 
@@ -115,7 +122,22 @@ def _alert_to_running(stack: LiveStack, db: sa.Engine, client: Any, i: int) -> t
     run = UUID(until(run_id, 120, "the incident's flow run"))
     running = until(lambda: _running_at(client, run), 120, "the incident's run to start")
     created = client.read_flow_run(run).created
-    return (created - sent).total_seconds(), (running - sent).total_seconds()
+
+    def command_started() -> datetime | None:
+        with db.connect() as conn:
+            query = sa.text(
+                "SELECT at FROM timeline_event WHERE incident_id = :id"
+                " AND kind = 'stage_started' AND stage = 'command'"
+            )
+            at = conn.execute(query, {"id": incident_id}).scalar()
+            return None if at is None else at.replace(tzinfo=at.tzinfo or UTC)
+
+    commanding = until(command_started, 120, "the incident's command stage")
+    return (
+        (created - sent).total_seconds(),
+        (running - sent).total_seconds(),
+        (commanding - sent).total_seconds(),
+    )
 
 
 def _bare_to_running(client: Any) -> float:

@@ -5,7 +5,10 @@ in-process (the first `IRP_GATE_SUSPEND_AFTER_S` of a wait) to the response stag
 from the timeline. `gate_resume_suspended_p95_s`: the same for suspended runs (a new process).
 Beside it, `bare_suspended_resume_*`: Prefect's own cost for the same, a no-op flow served
 by its own `serve()` on the same server that suspends and, resumed, writes down when it went on.
-Each latency prints its spread (p50, p95, min, max).
+Each latency prints its spread (p50, p95, min, max). A suspended resume is split where Prefect
+marks the resumed run Running: `..._to_running` is Prefect's part (the runner sees the resumed
+run, starts a process, which imports the flow's modules) and `..._running_to_stage` /
+`..._running_to_done` is the flow's, from the top to where it went on.
 `waiting_500_rss_mib`: summed RSS of the stack's process tree once BENCH_WAITING runs (default
 500; set fewer for a quick look) are suspended at the gate; `waiting_measured` says how many.
 """
@@ -21,6 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import psutil
 
@@ -86,8 +90,6 @@ def _until(check: Any, deadline_s: float, every_s: float = 0.2) -> Any:
 
 def _waiting(state_name: str, run_ids: list[str], api: Any) -> bool:
     """Every run in `state_name` (read 200 at a time: the API's page limit)."""
-    from uuid import UUID
-
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 
     for start in range(0, len(run_ids), 200):
@@ -100,6 +102,13 @@ def _waiting(state_name: str, run_ids: list[str], api: Any) -> bool:
         ):
             return False
     return True
+
+
+def _running_after(api: Any, run_id: str, after: float) -> float | None:
+    """When the run last entered Running, if that was after `after` (epoch seconds)."""
+    states = api.read_flow_run_states(UUID(run_id))
+    times = [s.timestamp.timestamp() for s in states if s.type.value == "RUNNING"]
+    return max(times) if times and max(times) > after else None
 
 
 def _incident_of(run_id: str) -> str | None:
@@ -115,6 +124,12 @@ def _incident_of(run_id: str) -> str | None:
 
 def _resume_latency(incident_id: str) -> float:
     """answer_gate as `irp approve` does, then until the response stage starts."""
+    return _resume_marks(incident_id)[1]
+
+
+def _resume_marks(incident_id: str) -> tuple[float, float]:
+    """answer_gate as `irp approve` does; when it was answered and how long until the response
+    stage started."""
     from sqlmodel import select
 
     from deployments.runs import answer_gate
@@ -135,10 +150,27 @@ def _resume_latency(incident_id: str) -> float:
             ).first()
             return event.at.timestamp() if event else None
 
-    return float(_until(started, 300)) - start
+    return start, float(_until(started, 300)) - start
 
 
-def _bare_suspended_resume(home: Path, api: Any) -> list[float]:
+def _suspended_resume(run_ids: list[str], api: Any) -> dict[str, float]:
+    """Resume suspended incidents by their gate; the whole and its two parts."""
+    whole, to_running, after_running = [], [], []
+    for run_id in run_ids:
+        incident_id = _until(lambda r=run_id: _incident_of(r), 60)
+        start, latency = _resume_marks(incident_id)
+        running = _until(lambda r=run_id, s=start: _running_after(api, r, s), 60)
+        whole.append(latency)
+        to_running.append(running - start)
+        after_running.append(start + latency - running)
+    return (
+        spread(whole, "gate_resume_suspended")
+        | spread(to_running, "gate_resume_suspended_to_running")
+        | spread(after_running, "gate_resume_suspended_running_to_stage")
+    )
+
+
+def _bare_suspended_resume(home: Path, api: Any) -> dict[str, float]:
     """Prefect alone: SUSPENDED runs of the no-op flow, each resumed and timed until it went on."""
     from prefect.deployments import run_deployment
     from prefect.flow_runs import resume_flow_run
@@ -155,14 +187,22 @@ def _bare_suspended_resume(home: Path, api: Any) -> list[float]:
         _until(lambda: _deployment_ready(api, BARE_SUSPEND), 120)
         runs = [str(run_deployment(BARE_SUSPEND, timeout=0).id) for _ in range(SUSPENDED)]  # type: ignore[union-attr]
         _until(lambda: _waiting("Suspended", runs, api), 300)
-        latencies = []
+        whole, to_running, after_running = [], [], []
         for run_id in runs:
             start = time.time()
-            resume_flow_run(run_id)
+            resume_flow_run(UUID(run_id))
             mark = marks / run_id
             _until(mark.exists, 300, every_s=0.05)
-            latencies.append(float(mark.read_text()) - start)
-        return latencies
+            done = float(mark.read_text())
+            running = _until(lambda r=run_id, s=start: _running_after(api, r, s), 60)
+            whole.append(done - start)
+            to_running.append(running - start)
+            after_running.append(done - running)
+        return (
+            spread(whole, "bare_suspended_resume")
+            | spread(to_running, "bare_suspended_resume_to_running")
+            | spread(after_running, "bare_suspended_resume_running_to_done")
+        )
     finally:
         runner.terminate()
         runner.wait(30)
@@ -242,10 +282,8 @@ def main() -> None:
             _until(lambda: _waiting("Suspended", waiting, api), 300 + 10 * WAITING, every_s=5)
             figures["waiting_500_rss_mib"] = round(_rss_mib(pids), 1)
             figures["waiting_measured"] = WAITING
-            some = [_until(lambda r=r: _incident_of(r), 60) for r in waiting[:SUSPENDED]]
-            lat = [_resume_latency(i) for i in some]
-            figures |= spread(lat, "gate_resume_suspended")
-            figures |= spread(_bare_suspended_resume(home, api), "bare_suspended_resume")
+            figures |= _suspended_resume(waiting[:SUSPENDED], api)
+            figures |= _bare_suspended_resume(home, api)
     figures = {k: round(v, 3) for k, v in figures.items()}
     print(json.dumps(figures))
 
