@@ -6,11 +6,13 @@ from the timeline. `gate_resume_suspended_p95_s`: the same for suspended runs (a
 Beside it, `bare_suspended_resume_*`: Prefect's own cost for the same, a no-op flow served
 by its own `serve()` on the same server that suspends and, resumed, writes down when it went on.
 Each latency prints its spread (p50, p95, min, max). A suspended resume is split where Prefect
-marks the resumed run Running: `..._to_running` is Prefect's part (the runner sees the resumed
-run, starts a process, which imports the flow's modules) and `..._running_to_stage` /
+marks the resumed run Running: `..._to_running` is mostly Prefect's part (the runner sees the
+resumed run, starts a process, which imports the flow's modules; irp's own answer path is
+`gate_resume_suspended_answer_*`) and `..._running_to_stage` /
 `..._running_to_done` is the flow's, from the top to where it went on.
 `waiting_500_rss_mib`: summed RSS of the stack's process tree once BENCH_WAITING runs (default
-500; set fewer for a quick look) are suspended at the gate; `waiting_measured` says how many.
+500; set fewer for a quick look) are suspended at the gate and their processes have exited;
+`waiting_measured` says how many.
 """
 
 from __future__ import annotations
@@ -78,6 +80,23 @@ def _rss_mib(pids: list[int]) -> float:
     return total / 2**20
 
 
+def _flow_run_processes(pids: list[int]) -> list[int]:
+    """Flow-run processes (`python -m prefect.engine`) still alive under the stack."""
+    found = []
+    for pid in pids:
+        try:
+            children = psutil.Process(pid).children(recursive=True)
+        except psutil.NoSuchProcess:
+            continue
+        for child in children:
+            try:
+                if any("prefect.engine" in part for part in child.cmdline()):
+                    found.append(child.pid)
+            except psutil.NoSuchProcess:
+                continue
+    return found
+
+
 def _until(check: Any, deadline_s: float, every_s: float = 0.2) -> Any:
     end = time.monotonic() + deadline_s
     while time.monotonic() < end:
@@ -124,12 +143,12 @@ def _incident_of(run_id: str) -> str | None:
 
 def _resume_latency(incident_id: str) -> float:
     """answer_gate as `irp approve` does, then until the response stage starts."""
-    return _resume_marks(incident_id)[1]
+    return _resume_marks(incident_id)[2]
 
 
-def _resume_marks(incident_id: str) -> tuple[float, float]:
-    """answer_gate as `irp approve` does; when it was answered and how long until the response
-    stage started."""
+def _resume_marks(incident_id: str) -> tuple[float, float, float]:
+    """answer_gate as `irp approve` does: when it was called, how long it took (checking and
+    recording the answer, resuming the run) and how long until the response stage started."""
     from sqlmodel import select
 
     from deployments.runs import answer_gate
@@ -138,6 +157,7 @@ def _resume_marks(incident_id: str) -> tuple[float, float]:
 
     start = time.time()
     answer_gate(incident_id, decision="approve", approver="cio", comment="bench", priority=None)
+    answered = time.time() - start
 
     def started() -> float | None:
         with session_scope() as session:
@@ -150,21 +170,23 @@ def _resume_marks(incident_id: str) -> tuple[float, float]:
             ).first()
             return event.at.timestamp() if event else None
 
-    return start, float(_until(started, 300)) - start
+    return start, answered, float(_until(started, 300)) - start
 
 
 def _suspended_resume(run_ids: list[str], api: Any) -> dict[str, float]:
-    """Resume suspended incidents by their gate; the whole and its two parts."""
-    whole, to_running, after_running = [], [], []
+    """Resume suspended incidents by their gate; the whole and its parts."""
+    whole, answering, to_running, after_running = [], [], [], []
     for run_id in run_ids:
         incident_id = _until(lambda r=run_id: _incident_of(r), 60)
-        start, latency = _resume_marks(incident_id)
+        start, answered, latency = _resume_marks(incident_id)
         running = _until(lambda r=run_id, s=start: _running_after(api, r, s), 60)
         whole.append(latency)
+        answering.append(answered)
         to_running.append(running - start)
         after_running.append(start + latency - running)
     return (
         spread(whole, "gate_resume_suspended")
+        | spread(answering, "gate_resume_suspended_answer")
         | spread(to_running, "gate_resume_suspended_to_running")
         | spread(after_running, "gate_resume_suspended_running_to_stage")
     )
@@ -280,6 +302,8 @@ def main() -> None:
             waiting = _start(WAITING)
             # Polled slowly: reading hundreds of runs often would load the server being measured.
             _until(lambda: _waiting("Suspended", waiting, api), 300 + 10 * WAITING, every_s=5)
+            # A suspended run's process exits shortly after Suspended: measure once they have.
+            _until(lambda: not _flow_run_processes(pids), 600, every_s=1)
             figures["waiting_500_rss_mib"] = round(_rss_mib(pids), 1)
             figures["waiting_measured"] = WAITING
             figures |= _suspended_resume(waiting[:SUSPENDED], api)
