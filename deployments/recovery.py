@@ -5,9 +5,11 @@ Prefect says which runs are dead. A run's process that exits on a signal marks i
 run paused in a process that died is failed by Prefect once its pause times out ("paused and
 never resumed"). A SIGKILLed process, or a lost host, leaves its run Running: every run sends a
 heartbeat every 30 s, and the automation `ensure_crash_automation` creates (Prefect's "detect
-zombie flows" recipe) marks a served run Crashed when its heartbeats stop. Sooner on the host
-it ran on: a run labels itself with its process (irp/incidents/run_process.py), and the watch there sees
-at once that the process is gone, marks the run Crashed and starts the new one.
+zombie flows" recipe) marks a served run Crashed when its heartbeats stop, or never start after
+a runner took the run (Pending: a host lost while the run's process was starting). Sooner on
+the host it ran on: a run labels itself with its process (irp/incidents/run_process.py), and
+the watch there sees at once that the process is gone, marks the run Crashed and starts the
+new one.
 
 The serve process's watch (deployments/deadlines.py) calls `recover_stranded` every
 RECOVER_EVERY_S; `irp incidents recover` calls `recover`. The new run goes to the crashed run's
@@ -156,8 +158,11 @@ def recover_stranded() -> list[Outcome]:
 
 def ensure_crash_automation(within_s: float) -> None:
     """Create (or correct) the automation that marks a served run Crashed when its heartbeats
-    stop for `within_s`: Prefect's recipe for zombie runs. A run that ends, suspends at a gate
-    (no process: no heartbeats) or is cancelled says so with an event, which closes the watch."""
+    stop for `within_s`: Prefect's recipe for zombie runs. The watch also opens when a runner
+    takes a run (Pending): its process sends the first heartbeat as it starts the run, and a
+    process that died before that sends none, so no later heartbeat could go missing. A run that
+    ends, suspends at a gate (no process: no heartbeats), is cancelled or goes back to waiting
+    for a runner says so with an event, which closes the watch."""
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.objects import StateType
     from prefect.events.actions import ChangeFlowRunState
@@ -172,7 +177,7 @@ def ensure_crash_automation(within_s: float) -> None:
         description="Marks a served irp flow run Crashed when its heartbeats stop, so that "
         "the serve process starts its incident again (deployments/recovery.py).",
         trigger=EventTrigger(
-            after={"prefect.flow-run.heartbeat"},
+            after={"prefect.flow-run.heartbeat", "prefect.flow-run.Pending"},
             expect={
                 "prefect.flow-run.heartbeat",
                 "prefect.flow-run.Completed",
@@ -180,6 +185,9 @@ def ensure_crash_automation(within_s: float) -> None:
                 "prefect.flow-run.Cancelled",
                 "prefect.flow-run.Crashed",
                 "prefect.flow-run.Suspended",
+                "prefect.flow-run.Scheduled",
+                "prefect.flow-run.AwaitingRetry",
+                "prefect.flow-run.AwaitingConcurrencySlot",
             },
             match=ResourceSpecification({"prefect.resource.id": "prefect.flow-run.*"}),
             match_related=ResourceSpecification({"prefect.resource.role": "deployment"}),

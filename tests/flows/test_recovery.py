@@ -23,6 +23,7 @@ from sqlmodel import select
 
 from deployments import recovery as served_recovery
 from deployments.dispatch import dispatch_one, start_deployment
+from deployments.names import deployment_name
 from irp.cli.main import main
 from irp.db import session_scope
 from irp.gates import service as gates
@@ -189,6 +190,18 @@ def _as_if_run_on_a_lost_host(run_id: str) -> None:
         client.update_flow_run_labels(UUID(run_id), {run_process.HOST: "lost-host"})
 
 
+def _served(incident_type: IncidentType) -> bool:
+    from prefect.client.orchestration import get_client
+    from prefect.exceptions import ObjectNotFound
+
+    with get_client(sync_client=True) as client:
+        try:
+            client.read_deployment_by_name(deployment_name(incident_type))
+        except ObjectNotFound:
+            return False
+    return True
+
+
 def _paused_in_process(run_id: str) -> bool:
     state = _state(run_id)
     return bool(state and state.is_paused() and not state.state_details.pause_reschedule)
@@ -314,6 +327,41 @@ def test_an_answer_given_to_a_dead_run_is_the_decision_of_the_run_that_takes_ove
     assert decision is not None and (decision.approver_role, decision.comment) == ("cio", "go")
     kinds = _kinds(incident_id)
     assert kinds.count("run_recovered") == 1 and "gate_reasked" not in kinds
+    _assert_nothing_repeated(incident_id)
+
+
+@pytest.mark.slow
+def test_a_run_whose_process_died_before_it_ran_is_started_again(
+    tmp_path: Path, receiver: Receiver
+) -> None:
+    """A host lost after its runner took a run (Pending) and before the run's process marked it
+    Running (found killing serve on the live stack: the run stayed Submitting for good). No
+    process sent a heartbeat, so none could stop: the automation's watch opens at Pending."""
+    from prefect.client.orchestration import get_client
+    from prefect.states import Pending
+
+    incident_id = _open_from_alert()
+    with _serving(tmp_path, "first", watch=True, suspend_after_s=600) as first:
+        _wait_for_automation()
+        _until("the deployment to be served", lambda: _served(IncidentType.data_breach))
+        _kill(first)
+    old_run = _dispatch(incident_id)  # nothing serves it: it stays Scheduled
+    with get_client(sync_client=True) as client:  # a runner takes it, and its host is lost
+        client.set_flow_run_state(UUID(old_run), Pending())
+    with _serving(tmp_path, "second", watch=True, suspend_after_s=600):
+        _until(
+            "the watch to start a new run",
+            lambda: _run_of(incident_id) != old_run,
+            deadline_s=HEARTBEAT_TIMEOUT_S + 150,
+        )
+        new_run = _run_of(incident_id)
+        _until(
+            "the new run to ask the activation gate",
+            lambda: "gate_waiting" in _kinds(incident_id) and _paused_in_process(new_run),
+        )
+    state = _state(old_run)
+    assert state.is_crashed() and "No heartbeat" in (state.message or "")
+    assert _kinds(incident_id).count("run_recovered") == 1
     _assert_nothing_repeated(incident_id)
 
 
