@@ -160,9 +160,11 @@ def ensure_crash_automation(within_s: float) -> None:
     """Create (or correct) the automation that marks a served run Crashed when its heartbeats
     stop for `within_s`: Prefect's recipe for zombie runs. The watch also opens when a runner
     takes a run (Pending): its process sends the first heartbeat as it starts the run, and a
-    process that died before that sends none, so no later heartbeat could go missing. A run that
-    ends, suspends at a gate (no process: no heartbeats), is cancelled or goes back to waiting
-    for a runner says so with an event, which closes the watch."""
+    process that died before that sends none, so no later heartbeat could go missing. Pending is
+    also expected, as a heartbeat is: Prefect keeps an open window rather than start another, so
+    a run resumed within the window of its last heartbeat would otherwise not be watched. A run
+    that ends, suspends at a gate (no process: no heartbeats), is cancelled or goes back to
+    waiting for a runner says so with an event, which closes the watch."""
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.objects import StateType
     from prefect.events.actions import ChangeFlowRunState
@@ -180,6 +182,7 @@ def ensure_crash_automation(within_s: float) -> None:
             after={"prefect.flow-run.heartbeat", "prefect.flow-run.Pending"},
             expect={
                 "prefect.flow-run.heartbeat",
+                "prefect.flow-run.Pending",
                 "prefect.flow-run.Completed",
                 "prefect.flow-run.Failed",
                 "prefect.flow-run.Cancelled",

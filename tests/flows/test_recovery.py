@@ -23,7 +23,6 @@ from sqlmodel import select
 
 from deployments import recovery as served_recovery
 from deployments.dispatch import dispatch_one, start_deployment
-from deployments.names import deployment_name
 from irp.cli.main import main
 from irp.db import session_scope
 from irp.gates import service as gates
@@ -190,16 +189,10 @@ def _as_if_run_on_a_lost_host(run_id: str) -> None:
         client.update_flow_run_labels(UUID(run_id), {run_process.HOST: "lost-host"})
 
 
-def _served(incident_type: IncidentType) -> bool:
-    from prefect.client.orchestration import get_client
-    from prefect.exceptions import ObjectNotFound
-
-    with get_client(sync_client=True) as client:
-        try:
-            client.read_deployment_by_name(deployment_name(incident_type))
-        except ObjectNotFound:
-            return False
-    return True
+def _stage_started(incident_id: str, stage: str) -> bool:
+    with session_scope() as session:
+        events = timeline.events(session, incident_id)
+    return any(e.kind == "stage_started" and e.stage == stage for e in events)
 
 
 def _paused_in_process(run_id: str) -> bool:
@@ -341,11 +334,13 @@ def test_a_run_whose_process_died_before_it_ran_is_started_again(
     from prefect.states import Pending
 
     incident_id = _open_from_alert()
-    with _serving(tmp_path, "first", watch=True, suspend_after_s=600) as first:
+    with _serving(tmp_path, "first", watch=True, suspend_after_s=0) as first:
         _wait_for_automation()
-        _until("the deployment to be served", lambda: _served(IncidentType.data_breach))
+        old_run = _dispatch(incident_id)
+        _until("the run to suspend at the gate", lambda: _state(old_run).name == "Suspended")
         _kill(first)
-    old_run = _dispatch(incident_id)  # nothing serves it: it stays Scheduled
+    # Answered within its last heartbeat's window (the live case): resumed, nothing serves it.
+    assert main(["approve", incident_id, "--by", "cio", "--comment", "go"]) == 0
     with get_client(sync_client=True) as client:  # a runner takes it, and its host is lost
         client.set_flow_run_state(UUID(old_run), Pending())
     with _serving(tmp_path, "second", watch=True, suspend_after_s=600):
@@ -354,13 +349,12 @@ def test_a_run_whose_process_died_before_it_ran_is_started_again(
             lambda: _run_of(incident_id) != old_run,
             deadline_s=HEARTBEAT_TIMEOUT_S + 150,
         )
-        new_run = _run_of(incident_id)
-        _until(
-            "the new run to ask the activation gate",
-            lambda: "gate_waiting" in _kinds(incident_id) and _paused_in_process(new_run),
-        )
+        _until("the response stage", lambda: _stage_started(incident_id, "response"))
     state = _state(old_run)
     assert state.is_crashed() and "No heartbeat" in (state.message or "")
+    with session_scope() as session:
+        decision = gates.final_decision(session, incident_id, "activation")
+    assert decision is not None and (decision.approver_role, decision.comment) == ("cio", "go")
     assert _kinds(incident_id).count("run_recovered") == 1
     _assert_nothing_repeated(incident_id)
 
